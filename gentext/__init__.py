@@ -1,0 +1,28 @@
+"""gentext: the helpers that the chapters of the book share.
+
+The chapters import it as ``import gentext as gt`` and use:
+
+* ``gt.setup``: seeds, device and profile, printed in one line (:mod:`gentext.env`);
+* ``gt.data``: the digits split, MNIST, 2-D toy sets and loaders;
+* ``gt.fit``: the training loop with validation, early stopping and checkpoints;
+* ``gt.plot``: figures in the book's style;
+* ``gt.metrics``: likelihood units and the classifier-feature Frechet distance;
+* ``gt.save_results``: the results contract read by the comparison chapter;
+* ``gt.exercises``: self-checks for the exercises.
+"""
+
+from . import data, exercises, metrics, plot
+from .env import Setup, get_device, get_profile, seed_everything, settings, setup
+from .results import checkpoint_path, load_results, results_dir, save_results
+from .train import History, count_parameters, fit, load_checkpoint, progress, save_checkpoint
+
+__version__ = "0.1.0"
+
+plot.use_style()
+
+__all__ = [
+    "Setup", "History", "setup", "settings", "seed_everything", "get_device", "get_profile",
+    "fit", "progress", "count_parameters", "save_checkpoint", "load_checkpoint",
+    "save_results", "load_results", "results_dir", "checkpoint_path",
+    "data", "metrics", "plot", "exercises", "__version__",
+]

@@ -1,0 +1,179 @@
+"""The book's data sets, one way to load each, and loaders.
+
+* ``digits``: scikit-learn's bundled 8x8 handwritten digits (1797 images, 17 grey levels).
+  Every chapter uses the same split, in the data set's own order: train 1000, validation
+  350, test 447 -- the split of Tomczak's *Deep Generative Modeling* code, so numbers compare.
+* ``mnist``: 28x28 MNIST through torchvision for the full profile. Train is the first
+  5/6 of MNIST's training file (50 000 images), validation the last 1/6, test the 10 000
+  test images.
+* 2-D toy sets (``moons``, ``rings``, ``gaussians``) for flows, diffusion and GANs.
+
+Images come as float tensors of shape ``N x 1 x H x W`` in ``[0, 1]``, or, with
+``levels=True``, as integer grey levels (``0..16`` for digits, ``0..255`` for MNIST), which
+is what a likelihood over discrete data needs.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+
+IMAGE_DATASETS = ("digits", "mnist")
+SPLITS = ("train", "val", "test")
+TOY_DATASETS = ("moons", "rings", "gaussians")
+DIGITS_SPLIT = {"train": (0, 1000), "val": (1000, 1350), "test": (1350, 1797)}
+NUM_LEVELS = {"digits": 17, "mnist": 256}
+MNIST_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+               "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+
+
+def _check_choice(kind: str, value: str, valid: tuple[str, ...]) -> None:
+    if value not in valid:
+        raise ValueError(f"unknown {kind} {value!r}; valid {kind}s are: {', '.join(valid)}")
+
+
+def num_levels(name: str) -> int:
+    """How many grey levels a pixel of data set ``name`` takes (17 for digits, 256 for MNIST)."""
+    _check_choice("dataset", name, IMAGE_DATASETS)
+    return NUM_LEVELS[name]
+
+
+def load_images(name: str, split: str = "train", *, levels: bool = False,
+                root: str | os.PathLike | None = None,
+                download: bool | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Images and labels of one split of an image data set.
+
+    Returns ``(x, y)``: ``x`` is ``N x 1 x H x W`` floats in ``[0, 1]`` (or int64 grey levels
+    when ``levels=True``), ``y`` the int64 digit labels. ``root`` and ``download`` only
+    matter for MNIST (see :func:`load_mnist`).
+    """
+    _check_choice("dataset", name, IMAGE_DATASETS)
+    _check_choice("split", split, SPLITS)
+    if name == "digits":
+        x, y = _digits(split)
+    else:
+        x, y = load_mnist(split, root=root, download=download)
+    if levels:
+        return x, y
+    return x.float() / (NUM_LEVELS[name] - 1), y
+
+
+def _digits(split: str) -> tuple[torch.Tensor, torch.Tensor]:
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    start, stop = DIGITS_SPLIT[split]
+    images = np.asarray(bunch.images[start:stop], dtype=np.int64)  # values 0..16
+    x = torch.from_numpy(images).unsqueeze(1)
+    y = torch.from_numpy(np.asarray(bunch.target[start:stop], dtype=np.int64))
+    return x, y
+
+
+def default_data_root() -> Path:
+    """Where downloaded data lives: ``$GENTEXT_DATA``, else ``data/`` in the working directory."""
+    return Path(os.environ.get("GENTEXT_DATA", "data"))
+
+
+def load_mnist(split: str = "train", *, root: str | os.PathLike | None = None,
+               download: bool | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """MNIST through torchvision, as int64 grey levels ``N x 1 x 28 x 28`` and labels.
+
+    The files are looked for in ``root/MNIST/raw`` first. When they are missing and
+    ``download`` is not ``False``, torchvision downloads them. With neither, the error says
+    exactly which files to put where.
+    """
+    _check_choice("split", split, SPLITS)
+    root = Path(root) if root is not None else default_data_root()
+    try:
+        from torchvision.datasets import MNIST
+    except ImportError as err:  # pragma: no cover - depends on the environment
+        raise ImportError("MNIST needs torchvision: pip install torchvision "
+                          "(in Colab it is already installed)") from err
+    train_file = split != "test"
+    try:
+        data = MNIST(str(root), train=train_file, download=False)
+    except RuntimeError:
+        if download is False:
+            raise FileNotFoundError(_mnist_missing_message(root, tried_download=False)) from None
+        try:
+            data = MNIST(str(root), train=train_file, download=True)
+        except (OSError, RuntimeError) as err:  # URLError is an OSError
+            raise FileNotFoundError(_mnist_missing_message(root, tried_download=True)) from err
+    x = data.data.to(torch.int64).unsqueeze(1)
+    y = data.targets.to(torch.int64)
+    if train_file:
+        n_val = len(x) // 6  # 10 000 of MNIST's 60 000 training images
+        keep = slice(0, len(x) - n_val) if split == "train" else slice(len(x) - n_val, len(x))
+        x, y = x[keep], y[keep]
+    return x, y
+
+
+def _mnist_missing_message(root: Path, tried_download: bool) -> str:
+    raw = root / "MNIST" / "raw"
+    why = ("it could not be downloaded (no network?)" if tried_download
+           else "download=False was given")
+    return (f"MNIST was not found in {raw} and {why}. Either run once with a network "
+            f"connection (e.g. in Colab), or copy the four files {', '.join(MNIST_FILES)} "
+            f"(uncompressed) into {raw}. Offline, the quick profile's 'digits' data needs no files.")
+
+
+def load_toy(name: str, n: int = 2000, *, seed: int = 0, noise: float = 0.05) -> torch.Tensor:
+    """``n`` points of a 2-D toy density as an ``n x 2`` float tensor, scaled to about [-2, 2].
+
+    * ``moons``: scikit-learn's two interleaved half circles.
+    * ``rings``: two concentric circles, radii 1 and 2.
+    * ``gaussians``: eight Gaussians on a circle of radius 2, the classic mode-collapse test.
+    """
+    _check_choice("toy dataset", name, TOY_DATASETS)
+    if n <= 0:
+        raise ValueError(f"n must be positive, got {n}")
+    rng = np.random.default_rng(seed)
+    if name == "moons":
+        from sklearn.datasets import make_moons
+
+        pts, _ = make_moons(n, noise=noise, random_state=seed)
+        pts = (pts - np.array([0.5, 0.25])) * 1.6
+    elif name == "rings":
+        radius = rng.choice([1.0, 2.0], size=n)
+        angle = rng.uniform(0, 2 * math.pi, size=n)
+        pts = np.stack([radius * np.cos(angle), radius * np.sin(angle)], 1)
+        pts = pts + noise * rng.standard_normal((n, 2))
+    else:
+        centres = toy_modes("gaussians")
+        which = rng.integers(0, len(centres), size=n)
+        pts = centres[which] + 2 * noise * rng.standard_normal((n, 2))
+    return torch.tensor(pts, dtype=torch.float32)
+
+
+def toy_modes(name: str = "gaussians") -> np.ndarray:
+    """The centres of the ``gaussians`` toy set (8 x 2), used to count covered modes."""
+    _check_choice("toy dataset with modes", name, ("gaussians",))
+    angles = np.arange(8) * 2 * math.pi / 8
+    return 2.0 * np.stack([np.cos(angles), np.sin(angles)], 1)
+
+
+def make_loader(*tensors: torch.Tensor, batch_size: int = 64, shuffle: bool = True,
+                seed: int = 0, drop_last: bool = False) -> DataLoader:
+    """A DataLoader over in-memory tensors with its own seeded generator.
+
+    The generator makes the shuffling order a function of ``seed`` alone, and the training
+    loop saves its state in checkpoints so that a resumed run sees the same batches.
+    """
+    if not tensors:
+        raise ValueError("make_loader needs at least one tensor")
+    n = len(tensors[0])
+    for t in tensors:
+        if not isinstance(t, torch.Tensor):
+            raise TypeError(f"make_loader takes tensors, got {type(t).__name__}")
+        if len(t) != n:
+            raise ValueError(f"all tensors must have the same length; got {[len(t) for t in tensors]}")
+    if batch_size <= 0:
+        raise ValueError(f"batch_size must be positive, got {batch_size}")
+    generator = torch.Generator().manual_seed(seed)
+    return DataLoader(TensorDataset(*tensors), batch_size=batch_size, shuffle=shuffle,
+                      generator=generator, drop_last=drop_last)

@@ -1,0 +1,107 @@
+"""Self-check functions for the chapters' exercises.
+
+The pattern: a student writes a function in the notebook and passes it to a checker,
+``gentext.exercises.check_<name>(their_function)``. The checker runs it on cases it makes
+itself, compares with a reference, and prints a verdict: a pass, or what went wrong and a
+hint. It never raises, so a wrong answer cannot stop the notebook; it returns a
+:class:`CheckResult` that is truthy when the answer passed.
+
+A new checker is a function decorated with :func:`checker` that raises ``AssertionError``
+with a helpful message when something is wrong.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The verdict on one exercise."""
+
+    exercise: str
+    passed: bool
+    message: str
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+    def __str__(self) -> str:
+        mark = "PASSED" if self.passed else "NOT YET"
+        return f"[{mark}] {self.exercise}: {self.message}"
+
+
+def checker(exercise: str, hint: str) -> Callable:
+    """Turn a function that asserts things about a student's function into a checker."""
+
+    def wrap(check: Callable[[Callable], None]) -> Callable[[Callable], CheckResult]:
+        @functools.wraps(check)
+        def run(fn: Callable, *, verbose: bool = True) -> CheckResult:
+            if not callable(fn):
+                result = CheckResult(exercise, False, f"pass your function itself, not {type(fn).__name__}")
+            else:
+                try:
+                    check(fn)
+                    result = CheckResult(exercise, True, "correct, well done.")
+                except NotImplementedError:
+                    result = CheckResult(exercise, False, f"not implemented yet. Hint: {hint}")
+                except AssertionError as err:
+                    result = CheckResult(exercise, False, f"{err} Hint: {hint}")
+                except Exception as err:  # the student's code failed: report it, don't crash
+                    result = CheckResult(exercise, False,
+                                         f"your function raised {type(err).__name__}: {err}. Hint: {hint}")
+            if verbose:
+                print(result)
+            return result
+
+        return run
+
+    return wrap
+
+
+def _close(a: torch.Tensor, b: torch.Tensor, what: str, atol: float = 1e-5) -> None:
+    assert isinstance(a, torch.Tensor), f"{what} should be a tensor, got {type(a).__name__}."
+    assert a.shape == b.shape, f"{what} has shape {tuple(a.shape)}, expected {tuple(b.shape)}."
+    assert torch.allclose(a.float(), b.float(), atol=atol, rtol=1e-4), \
+        f"{what} differs from the expected values (max error {float((a.float() - b.float()).abs().max()):.3g})."
+
+
+# ---------------------------------------------------------------- chapter 1: autoencoders
+
+@checker("reconstruction error", "sum the squared differences over every axis but the batch "
+         "axis, e.g. ((x - x_hat) ** 2).flatten(1).sum(1).")
+def check_reconstruction_error(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> None:
+    """``fn(x, x_hat)`` must return each image's summed squared error, shape ``(N,)``."""
+    g = torch.Generator().manual_seed(1)
+    for shape in [(5, 1, 8, 8), (3, 1, 4, 6), (1, 1, 28, 28)]:
+        x, x_hat = torch.rand(shape, generator=g), torch.rand(shape, generator=g)
+        out = fn(x.clone(), x_hat.clone())
+        _close(out, ((x - x_hat) ** 2).flatten(1).sum(1), f"the error for a batch of shape {shape}")
+    x = torch.rand(4, 1, 8, 8, generator=g)
+    assert torch.allclose(fn(x, x.clone()), torch.zeros(4)), "a perfect reconstruction should have error 0."
+
+
+@checker("masking noise", "draw a uniform number per pixel with torch.rand(x.shape, generator=generator) "
+         "and zero the pixels where it is below p; return a new tensor, leave x unchanged.")
+def check_masking_noise(fn: Callable[[torch.Tensor, float, torch.Generator], torch.Tensor]) -> None:
+    """``fn(x, p, generator)`` must zero each pixel independently with probability ``p``."""
+    x = torch.rand(2000, 1, 8, 8, generator=torch.Generator().manual_seed(0)) * 0.9 + 0.1
+    original = x.clone()
+    for p in (0.0, 0.25, 0.5, 1.0):
+        out = fn(x, p, torch.Generator().manual_seed(2))
+        assert torch.equal(x, original), "your function changed its input x in place; return a new tensor."
+        assert isinstance(out, torch.Tensor) and out.shape == x.shape, \
+            f"the output should have the input's shape {tuple(x.shape)}."
+        kept = out != 0
+        assert torch.equal(out[kept], x[kept]), "pixels that are not zeroed must keep their value."
+        share = 1 - kept.float().mean().item()
+        assert abs(share - p) < 0.01, f"with p={p} you zeroed {share:.3f} of the pixels, expected about {p}."
+    a = fn(x, 0.5, torch.Generator().manual_seed(3))
+    b = fn(x, 0.5, torch.Generator().manual_seed(3))
+    assert torch.equal(a, b), "the same generator seed should give the same mask: draw from the generator."
+    masks = (fn(x, 0.5, torch.Generator().manual_seed(4)) == 0).flatten(1).float()
+    assert masks.std(0).min() > 0.3, "every pixel position should be zeroed in some images and kept in others."

@@ -1,0 +1,108 @@
+"""The results contract: what each chapter leaves behind for the comparison chapter.
+
+Every chapter ends with one :func:`save_results` call. It writes, under
+``$GENTEXT_RESULTS`` (default ``results/`` at the repository root):
+
+* ``<chapter>/metrics.json``: the chapter's measurements (train and sampling seconds,
+  parameter count, test NLL where the family has one, Frechet distances, ...);
+* ``<chapter>/samples.npz``: at least 800 final samples, ``N x 1 x H x W`` float32 in
+  ``[0, 1]``, and for conditional models the requested labels beside them.
+
+Both are written atomically, like checkpoints, so a reader never sees half a result.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+REQUIRED_METRICS = ("train_seconds", "n_params", "sample_seconds")
+MIN_SAMPLES = 800
+
+
+def repo_root() -> Path:
+    """The repository root (the folder holding ``_config.yml``), else the working directory."""
+    here = Path.cwd().resolve()
+    for folder in (here, *here.parents):
+        if (folder / "_config.yml").exists() and (folder / "gentext").is_dir():
+            return folder
+    return here
+
+
+def results_dir() -> Path:
+    """``$GENTEXT_RESULTS`` if set, else ``results/`` at the repository root."""
+    env = os.environ.get("GENTEXT_RESULTS")
+    return Path(env) if env else repo_root() / "results"
+
+
+def checkpoint_path(chapter: str, name: str) -> Path:
+    """Where a chapter keeps the checkpoint of one of its models."""
+    return results_dir() / chapter / "checkpoints" / f"{name}.pt"
+
+
+def _clean_metric(key: str, value: Any) -> Any:
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)) or (isinstance(value, torch.Tensor) and value.numel() == 1):
+        value = float(value)
+        if not math.isfinite(value):
+            raise ValueError(f"metric {key!r} is {value}; results must be finite numbers")
+        return value
+    if isinstance(value, dict):
+        return {str(k): _clean_metric(f"{key}.{k}", v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean_metric(f"{key}[{i}]", v) for i, v in enumerate(value)]
+    raise TypeError(f"metric {key!r} has type {type(value).__name__}; use numbers, strings, lists or dicts")
+
+
+def save_results(chapter: str, metrics: dict[str, Any], samples: torch.Tensor | np.ndarray,
+                 labels: torch.Tensor | np.ndarray | None = None) -> Path:
+    """Validate and save a chapter's metrics and samples; returns the chapter's folder."""
+    if not chapter or any(c in chapter for c in "/\\"):
+        raise ValueError(f"chapter must be a plain name like '01_autoencoder', got {chapter!r}")
+    missing = [k for k in REQUIRED_METRICS if k not in metrics]
+    if missing:
+        raise ValueError(f"metrics lack {missing}; every chapter reports {list(REQUIRED_METRICS)}")
+    clean = {str(k): _clean_metric(str(k), v) for k, v in metrics.items()}
+    x = samples.detach().cpu().numpy() if isinstance(samples, torch.Tensor) else np.asarray(samples)
+    if x.ndim != 4 or x.shape[1] != 1:
+        raise ValueError(f"samples must have shape N x 1 x H x W, got {x.shape}")
+    if len(x) < MIN_SAMPLES:
+        raise ValueError(f"save at least {MIN_SAMPLES} samples, got {len(x)}")
+    if not np.isfinite(x).all() or x.min() < 0 or x.max() > 1:
+        raise ValueError("samples must be finite and lie in [0, 1]")
+    arrays = {"samples": x.astype(np.float32)}
+    if labels is not None:
+        y = labels.detach().cpu().numpy() if isinstance(labels, torch.Tensor) else np.asarray(labels)
+        if y.shape != (len(x),):
+            raise ValueError(f"labels must have shape ({len(x)},) to match the samples, got {y.shape}")
+        arrays["labels"] = y.astype(np.int64)
+    folder = results_dir() / chapter
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / "metrics.json.tmp"
+    tmp.write_text(json.dumps(clean, indent=2, sort_keys=True) + "\n")
+    os.replace(tmp, folder / "metrics.json")
+    tmp = folder / "samples.tmp.npz"
+    np.savez_compressed(tmp, **arrays)
+    os.replace(tmp, folder / "samples.npz")
+    return folder
+
+
+def load_results(chapter: str) -> tuple[dict[str, Any], np.ndarray, np.ndarray | None]:
+    """Read back what :func:`save_results` wrote: ``(metrics, samples, labels or None)``."""
+    folder = results_dir() / chapter
+    if not (folder / "metrics.json").exists():
+        raise FileNotFoundError(f"no results for chapter {chapter!r} in {folder}; run its notebook first")
+    metrics = json.loads((folder / "metrics.json").read_text())
+    with np.load(folder / "samples.npz") as data:
+        samples = data["samples"]
+        labels = data["labels"] if "labels" in data.files else None
+    return metrics, samples, labels
