@@ -122,6 +122,49 @@ def _mnist_missing_message(root: Path, tried_download: bool) -> str:
             f"(uncompressed) into {raw}. Offline, the quick profile's 'digits' data needs no files.")
 
 
+# Letters that cannot be mistaken for a digit (no O, I, S, Z, B, D, G, Q, T, L).
+LETTERS = "ACEFHJKMNPRUVWXY"
+LETTER_FONTS = ("DejaVu Sans", "DejaVu Serif", "DejaVu Sans Mono")
+
+
+def load_letters(size: int = 8) -> torch.Tensor:
+    """Capital letters rendered like the UCI digits were made: a non-digit test set.
+
+    Each letter is drawn (3 fonts x 2 weights) into a 32x32 black-and-white bitmap that its
+    bounding box fills, and the ink is counted in ``32/size``-pixel blocks, which is how the
+    8x8 digits were made from scanned forms. Returns ``N x 1 x size x size`` floats in
+    [0, 1] on the digits' 17 grey levels (for ``size=8``). Used for anomaly detection.
+    """
+    if 32 % size:
+        raise ValueError(f"size must divide 32, got {size}")
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    out = []
+    for family in LETTER_FONTS:
+        for weight in ("normal", "bold"):
+            for char in LETTERS:
+                fig = Figure(figsize=(1, 1), dpi=96)
+                canvas = FigureCanvasAgg(fig)
+                fig.text(0.5, 0.5, char, family=family, weight=weight, fontsize=48,
+                         ha="center", va="center")
+                canvas.draw()
+                ink = np.asarray(canvas.buffer_rgba())[..., 0] < 128
+                rows, cols = np.flatnonzero(ink.any(1)), np.flatnonzero(ink.any(0))
+                ink = ink[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+                side = max(ink.shape)
+                square = np.zeros((side, side), dtype=np.float32)
+                top, left = (side - ink.shape[0]) // 2, (side - ink.shape[1]) // 2
+                square[top:top + ink.shape[0], left:left + ink.shape[1]] = ink
+                bitmap = torch.nn.functional.interpolate(torch.from_numpy(square)[None, None],
+                                                         size=(32, 32), mode="nearest")
+                block = 32 // size
+                counts = torch.nn.functional.avg_pool2d(bitmap, block) * block * block
+                out.append(counts[0] * 16 / (block * block))
+    x = torch.stack(out).round() / 16
+    return x
+
+
 def load_toy(name: str, n: int = 2000, *, seed: int = 0, noise: float = 0.05) -> torch.Tensor:
     """``n`` points of a 2-D toy density as an ``n x 2`` float tensor, scaled to about [-2, 2].
 

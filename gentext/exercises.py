@@ -34,6 +34,9 @@ class CheckResult:
         mark = "PASSED" if self.passed else "NOT YET"
         return f"[{mark}] {self.exercise}: {self.message}"
 
+    def _ipython_display_(self) -> None:
+        """Show nothing in Jupyter: the checker has already printed the verdict."""
+
 
 def checker(exercise: str, hint: str) -> Callable:
     """Turn a function that asserts things about a student's function into a checker."""

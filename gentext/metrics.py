@@ -132,7 +132,8 @@ def digit_classifier(dataset: str = "digits") -> DigitClassifier:
         model.load_state_dict(load_checkpoint(path))
         model.eval()
     else:
-        model = train_digit_classifier(dataset)
+        with torch.enable_grad():  # callers may be inside torch.no_grad()
+            model = train_digit_classifier(dataset)
         save_checkpoint(path, model.state_dict())
     for p in model.parameters():
         p.requires_grad_(False)

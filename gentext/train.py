@@ -239,6 +239,7 @@ def fit(model: nn.Module, loss_fn: LossFn, train_loader: Iterable, *,
                     bad_epochs += 1
                 if patience is not None and bad_epochs >= patience:
                     history.stopped_early = True
+                    postfix["stopped"] = f"early, best epoch {history.best_epoch + 1}"
             history.seconds += time.perf_counter() - start
             history.finished = history.stopped_early or epoch + 1 == epochs
             if path is not None:
