@@ -185,7 +185,8 @@ def frechet_distance(a: torch.Tensor | np.ndarray, b: torch.Tensor | np.ndarray)
     if len(a) < 2 or len(b) < 2:
         raise ValueError("each set needs at least two rows")
     mu_a, mu_b = a.mean(0), b.mean(0)
-    cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    cov_a = np.atleast_2d(np.cov(a, rowvar=False))
+    cov_b = np.atleast_2d(np.cov(b, rowvar=False))
     vals, vecs = np.linalg.eigh(cov_a)
     root_a = (vecs * np.sqrt(np.clip(vals, 0, None))) @ vecs.T
     cross = np.linalg.eigvalsh(root_a @ cov_b @ root_a)

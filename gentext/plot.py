@@ -73,8 +73,7 @@ def images(x: torch.Tensor | np.ndarray, ncols: int = 10, *, title: str | None =
         fig, ax = plt.subplots(figsize=(max(2.0, scale * ncols * w / 8), max(1.0, scale * nrows * h / 8)))
     else:
         fig = ax.figure
-    cmap = mpl.colormaps[IMAGE_CMAP].copy()
-    cmap.set_bad("white")
+    cmap = mpl.colormaps[IMAGE_CMAP].with_extremes(bad="white")
     ax.imshow(canvas, cmap=cmap, vmin=0, vmax=1, interpolation="nearest")
     ax.grid(False)
     ax.set_xticks([])

@@ -213,7 +213,7 @@ def fit(model: nn.Module, loss_fn: LossFn, train_loader: Iterable, *,
                 if not torch.isfinite(loss):
                     where = f"last good checkpoint: {path}" if path is not None else "no checkpoint was set"
                     raise FloatingPointError(
-                        f"{desc}: the loss became {float(loss)} at epoch {epoch + 1}, step {step + 1}; "
+                        f"{desc}: the loss became {float(loss.detach())} at epoch {epoch + 1}, step {step + 1}; "
                         f"training stopped ({where}, after epoch {history.epochs}). "
                         "Try a lower learning rate or gradient clipping.")
                 optimizer.zero_grad(set_to_none=True)

@@ -1,0 +1,127 @@
+import gzip
+import struct
+import urllib.error
+
+import numpy as np
+import pytest
+import torch
+
+from gentext import data
+
+
+def test_digits_split_sizes_and_order():
+    from sklearn.datasets import load_digits
+
+    full = load_digits()
+    sizes = {}
+    for split in data.SPLITS:
+        x, y = data.load_images("digits", split, levels=True)
+        sizes[split] = len(x)
+        start = data.DIGITS_SPLIT[split][0]
+        assert torch.equal(y[:5], torch.as_tensor(full.target[start:start + 5]))
+    assert sizes == {"train": 1000, "val": 350, "test": 447}
+
+
+def test_digits_levels_and_floats():
+    levels, _ = data.load_images("digits", "train", levels=True)
+    floats, _ = data.load_images("digits", "train")
+    assert levels.dtype == torch.int64 and levels.shape == (1000, 1, 8, 8)
+    assert levels.min() == 0 and levels.max() == 16
+    assert floats.dtype == torch.float32 and 0 <= floats.min() and floats.max() <= 1
+    assert torch.allclose(floats * 16, levels.float())
+    assert data.num_levels("digits") == 17 and data.num_levels("mnist") == 256
+
+
+def test_unknown_names_list_the_valid_ones():
+    with pytest.raises(ValueError, match="unknown dataset 'cifar'.*digits, mnist"):
+        data.load_images("cifar")
+    with pytest.raises(ValueError, match="unknown split 'dev'.*train, val, test"):
+        data.load_images("digits", "dev")
+    with pytest.raises(ValueError, match="unknown toy dataset 'spiral'.*moons, rings, gaussians"):
+        data.load_toy("spiral")
+
+
+@pytest.mark.parametrize("name", data.TOY_DATASETS)
+def test_toy_sets_are_deterministic_2d(name):
+    a = data.load_toy(name, 500, seed=1)
+    b = data.load_toy(name, 500, seed=1)
+    assert a.shape == (500, 2) and a.dtype == torch.float32
+    assert torch.equal(a, b)
+    assert a.abs().max() < 3.5
+    assert not torch.equal(a, data.load_toy(name, 500, seed=2))
+
+
+def test_gaussians_sit_on_their_modes():
+    pts = data.load_toy("gaussians", 1000).numpy()
+    modes = data.toy_modes()
+    nearest = np.linalg.norm(pts[:, None] - modes[None], axis=-1).min(1)
+    assert nearest.max() < 0.6
+
+
+def test_make_loader_is_seeded_and_checks_inputs():
+    x = torch.arange(20.0)
+    order = lambda seed: torch.cat([b[0] for b in data.make_loader(x, batch_size=5, seed=seed)])
+    assert torch.equal(order(0), order(0)) and not torch.equal(order(0), order(1))
+    with pytest.raises(ValueError, match="same length"):
+        data.make_loader(x, torch.arange(3))
+    with pytest.raises(ValueError, match="batch_size"):
+        data.make_loader(x, batch_size=0)
+    with pytest.raises(TypeError, match="tensors"):
+        data.make_loader([1, 2, 3])
+
+
+def test_letters_look_like_the_digits_data():
+    x = data.load_letters()
+    assert x.shape == (96, 1, 8, 8)
+    assert torch.allclose(x * 16, (x * 16).round()) and x.max() == 1 and x.min() == 0
+
+
+def _write_idx(folder, name, array, gz=False):
+    dims = array.shape
+    code = 0x08  # unsigned byte
+    header = struct.pack(">HBB", 0, code, len(dims)) + struct.pack(">" + "I" * len(dims), *dims)
+    payload = header + array.astype(np.uint8).tobytes()
+    (folder / name).write_bytes(payload)
+
+
+def _fake_mnist(root, n_train=12, n_test=5):
+    raw = root / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    train = rng.integers(0, 256, (n_train, 28, 28))
+    test = rng.integers(0, 256, (n_test, 28, 28))
+    _write_idx(raw, "train-images-idx3-ubyte", train)
+    _write_idx(raw, "train-labels-idx1-ubyte", np.arange(n_train) % 10)
+    _write_idx(raw, "t10k-images-idx3-ubyte", test)
+    _write_idx(raw, "t10k-labels-idx1-ubyte", np.arange(n_test) % 10)
+    return train, test
+
+
+def test_mnist_reads_idx_files_written_here(tmp_path):
+    pytest.importorskip("torchvision")
+    train, test = _fake_mnist(tmp_path)
+    x, y = data.load_images("mnist", "train", levels=True, root=tmp_path, download=False)
+    xv, yv = data.load_images("mnist", "val", levels=True, root=tmp_path, download=False)
+    xt, yt = data.load_images("mnist", "test", root=tmp_path, download=False)
+    assert x.shape == (10, 1, 28, 28) and xv.shape == (2, 1, 28, 28) and xt.shape == (5, 1, 28, 28)
+    assert torch.equal(x[:, 0], torch.as_tensor(train[:10]))
+    assert torch.equal(xv[:, 0], torch.as_tensor(train[10:]))
+    assert torch.allclose(xt[:, 0] * 255, torch.as_tensor(test).float())
+    assert y.tolist() == [i % 10 for i in range(10)] and yv.tolist() == [0, 1]
+
+
+def test_mnist_missing_files_without_download(tmp_path):
+    pytest.importorskip("torchvision")
+    with pytest.raises(FileNotFoundError, match=r"MNIST was not found in .*MNIST/raw.*train-images-idx3-ubyte"):
+        data.load_mnist("train", root=tmp_path, download=False)
+
+
+def test_mnist_missing_files_and_no_network(tmp_path, monkeypatch):
+    torchvision = pytest.importorskip("torchvision")
+
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError("no network")
+
+    monkeypatch.setattr(torchvision.datasets.MNIST, "download", offline)
+    with pytest.raises(FileNotFoundError, match="could not be downloaded .no network"):
+        data.load_mnist("test", root=tmp_path)

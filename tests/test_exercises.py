@@ -1,0 +1,42 @@
+import torch
+
+from gentext import exercises as ex
+
+
+def test_reconstruction_error_checker():
+    assert ex.check_reconstruction_error(lambda x, xh: ((x - xh) ** 2).flatten(1).sum(1), verbose=False)
+    wrong = ex.check_reconstruction_error(lambda x, xh: ((x - xh) ** 2).mean(), verbose=False)
+    assert not wrong and "shape" in wrong.message and "Hint" in wrong.message
+    mean_not_sum = ex.check_reconstruction_error(lambda x, xh: ((x - xh) ** 2).flatten(1).mean(1), verbose=False)
+    assert not mean_not_sum and "differs" in mean_not_sum.message
+
+
+def test_masking_noise_checker():
+    def right(x, p, generator):
+        return x * (torch.rand(x.shape, generator=generator) >= p)
+
+    def in_place(x, p, generator):
+        x[torch.rand(x.shape, generator=generator) < p] = 0
+        return x
+
+    def same_mask_everywhere(x, p, generator):
+        return x * (torch.rand(x.shape[1:], generator=generator) >= p)
+
+    assert ex.check_masking_noise(right, verbose=False)
+    assert "in place" in ex.check_masking_noise(in_place, verbose=False).message
+    assert not ex.check_masking_noise(same_mask_everywhere, verbose=False)
+    assert not ex.check_masking_noise(lambda x, p, g: x * (torch.rand(x.shape) >= p), verbose=False)
+
+
+def test_checker_reports_instead_of_raising(capsys):
+    def todo(x, x_hat):
+        raise NotImplementedError
+
+    result = ex.check_reconstruction_error(todo)
+    assert not result and "not implemented yet" in result.message
+    assert "[NOT YET] reconstruction error" in capsys.readouterr().out
+    crashed = ex.check_reconstruction_error(lambda x, xh: x.nonexistent, verbose=False)
+    assert "raised AttributeError" in crashed.message
+    assert "pass your function" in ex.check_reconstruction_error(42, verbose=False).message
+    ok = ex.check_reconstruction_error(lambda x, xh: ((x - xh) ** 2).flatten(1).sum(1))
+    assert str(ok).startswith("[PASSED]")

@@ -1,0 +1,64 @@
+import math
+
+import numpy as np
+import pytest
+import torch
+
+import gentext as gt
+from gentext import metrics
+
+
+def test_unit_conversions():
+    uniform_nats = 64 * math.log(17)
+    assert metrics.bits_per_dim(uniform_nats, 64) == pytest.approx(math.log2(17))
+    assert metrics.nats_per_image(metrics.bits_per_dim(88.0, 64), 64) == pytest.approx(88.0)
+    with pytest.raises(ValueError):
+        metrics.bits_per_dim(1.0, 0)
+
+
+def test_frechet_distance_of_known_gaussians():
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((20000, 3))
+    assert metrics.frechet_distance(a, a) == pytest.approx(0.0, abs=1e-6)
+    shift = np.array([1.0, 2.0, 0.0])
+    assert metrics.frechet_distance(a, a + shift) == pytest.approx(5.0, rel=1e-6)
+    # b against 2b in one dimension: means m and 2m, deviations s and 2s: m^2 + (s - 2s)^2.
+    b = rng.standard_normal((2000, 1))
+    assert metrics.frechet_distance(b, 2 * b) == pytest.approx(b.mean() ** 2 + np.var(b, ddof=1), rel=1e-9)
+    with pytest.raises(ValueError, match="same d"):
+        metrics.frechet_distance(a, a[:, :2])
+
+
+def test_classifier_trains_under_no_grad_on_a_cold_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("GENTEXT_CACHE", str(tmp_path))
+    monkeypatch.setattr(metrics, "_CLASSIFIERS", {})
+    x, y = gt.data.load_images("digits", "test")
+    with torch.no_grad():
+        pred, probs = metrics.classify_digits(x)
+    assert list(tmp_path.glob("classifier-digits-*.pt"))
+    assert (pred == y).float().mean() > 0.95
+    assert torch.allclose(probs.sum(-1), torch.ones(len(x)), atol=1e-5)
+    # From the cache, the same classifier comes back.
+    monkeypatch.setattr(metrics, "_CLASSIFIERS", {})
+    assert torch.equal(metrics.classify_digits(x)[1], probs)
+
+
+def test_sample_quality_tells_real_from_noise():
+    train, _ = gt.data.load_images("digits", "train")
+    real = metrics.sample_quality(train[:800])
+    noise = metrics.sample_quality(torch.rand(800, 1, 8, 8, generator=torch.Generator().manual_seed(0)))
+    assert real["fd_ratio"] < 1.5 and real["class_min_share"] > 0.05
+    assert noise["fd_ratio"] > 5 and noise["confidence"] < real["confidence"]
+
+
+def test_sample_quality_rejects_bad_input():
+    with pytest.raises(ValueError, match=r"N x 1 x 8 x 8.*got \(10, 8, 8\)"):
+        metrics.sample_quality(torch.rand(10, 8, 8))
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        metrics.sample_quality(torch.rand(200, 1, 8, 8) * 16)
+    with pytest.raises(ValueError, match="NaN"):
+        metrics.sample_quality(torch.full((200, 1, 8, 8), float("nan")))
+    with pytest.raises(ValueError, match="at least 100"):
+        metrics.sample_quality(torch.rand(50, 1, 8, 8))
+    with pytest.raises(ValueError, match="unknown dataset"):
+        metrics.digit_classifier("cifar")

@@ -1,0 +1,80 @@
+"""Static checks of the committed chapter notebooks (nbval executes them separately)."""
+
+import json
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
+TOC = (ROOT / "_toc.yml").read_text()
+
+
+def test_there_are_chapters():
+    assert NOTEBOOKS, "no chapter notebooks found"
+
+
+@pytest.fixture(params=NOTEBOOKS, ids=lambda p: p.name)
+def nb(request):
+    return request.param, nbformat.read(request.param, as_version=4)
+
+
+def code_cells(notebook):
+    return [c for c in notebook.cells if c.cell_type == "code"]
+
+
+def test_outputs_come_from_one_clean_run(nb):
+    path, notebook = nb
+    counts = [c.execution_count for c in code_cells(notebook)]
+    assert counts == list(range(1, len(counts) + 1)), f"{path.name}: execution counts {counts}"
+    for cell in code_cells(notebook):
+        for out in cell.outputs:
+            assert out.output_type != "error", f"{path.name}: a cell raised {out.get('ename')}"
+            assert not (out.output_type == "stream" and out.name == "stderr"), \
+                f"{path.name}: stderr output {out.text[:200]!r}"
+
+
+def test_no_absolute_paths_in_outputs(nb):
+    path, notebook = nb
+    text = json.dumps([c.get("outputs", []) for c in code_cells(notebook)])
+    for pattern in (r"/home/", r"/root/", r"/tmp/", r"/work/", r"site-packages", r"[A-Z]:\\\\Users"):
+        assert not re.search(pattern, text), f"{path.name}: outputs contain {pattern}"
+
+
+def test_first_cell_installs_gentext_in_colab_only(nb):
+    path, notebook = nb
+    first = code_cells(notebook)[0].source
+    assert '"google.colab" in sys.modules' in first
+    assert f"git+{CONFIG['repository']['url']}@{CONFIG['repository']['branch']}" in first, \
+        "the install URL must match _config.yml's repository"
+    assert not re.search(r"install[^\n]*\btorch\b", first), "never reinstall torch in Colab"
+    assert "gt.setup(" in code_cells(notebook)[1].source
+
+
+def test_chapter_anatomy(nb):
+    path, notebook = nb
+    markdown = "\n".join(c.source for c in notebook.cells if c.cell_type == "markdown")
+    assert notebook.cells[0].cell_type == "markdown" and notebook.cells[0].source.startswith("# ")
+    assert len(re.findall(r"^# ", markdown, flags=re.M)) == 1, "one title per chapter"
+    for heading in ("## The math", "## Implementation", "## Training", "## Results",
+                    "## Connections", "## Exercises", "## References"):
+        assert heading in markdown, f"{path.name} lacks the section {heading!r}"
+    checks = sum("gt.exercises.check_" in c.source for c in code_cells(notebook))
+    assert checks >= 2, "at least two exercises are checked by gentext"
+    assert any("hide-cell" in c.metadata.get("tags", []) for c in code_cells(notebook)), \
+        "solutions are hidden"
+    assert any("gt.save_results(" in c.source for c in code_cells(notebook))
+    assert f"notebooks/{path.stem}" in TOC, f"{path.name} is not in _toc.yml"
+
+
+def test_citations_exist_in_the_bibliography(nb):
+    path, notebook = nb
+    bib = (ROOT / "book" / "references.bib").read_text()
+    keys = set(re.findall(r"@\w+\{([^,]+),", bib))
+    markdown = "\n".join(c.source for c in notebook.cells if c.cell_type == "markdown")
+    cited = {k.strip() for group in re.findall(r"\{cite:?\w*\}`([^`]+)`", markdown) for k in group.split(",")}
+    assert cited and cited <= keys, f"unknown citation keys: {cited - keys}"

@@ -1,0 +1,70 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+
+import gentext as gt
+
+METRICS = {"train_seconds": 1.5, "n_params": 1000, "sample_seconds": 0.1, "test_nll_nats": None,
+           "nested": {"a": np.float32(1.0), "b": [1, 2]}}
+
+
+@pytest.fixture
+def results(tmp_path, monkeypatch):
+    monkeypatch.setenv("GENTEXT_RESULTS", str(tmp_path))
+    return tmp_path
+
+
+def test_round_trip(results):
+    samples = torch.rand(800, 1, 8, 8)
+    folder = gt.save_results("99_test", METRICS, samples, labels=torch.arange(800) % 10)
+    assert folder == results / "99_test"
+    assert sorted(p.name for p in folder.iterdir()) == ["metrics.json", "samples.npz"]
+    metrics, x, y = gt.load_results("99_test")
+    assert metrics["n_params"] == 1000 and metrics["test_nll_nats"] is None and metrics["nested"]["a"] == 1.0
+    assert x.dtype == np.float32 and np.allclose(x, samples.numpy())
+    assert y.tolist() == [i % 10 for i in range(800)]
+    json.loads((folder / "metrics.json").read_text())
+
+
+def test_unconditional_results_have_no_labels(results):
+    gt.save_results("98_test", METRICS, np.random.rand(900, 1, 8, 8))
+    assert gt.load_results("98_test")[2] is None
+
+
+@pytest.mark.parametrize("samples, message", [
+    (torch.rand(799, 1, 8, 8), "at least 800"),
+    (torch.rand(800, 8, 8), r"N x 1 x H x W"),
+    (torch.rand(800, 3, 8, 8), r"N x 1 x H x W"),
+    (torch.rand(800, 1, 8, 8) * 2, r"\[0, 1\]"),
+])
+def test_bad_samples_are_rejected(results, samples, message):
+    with pytest.raises(ValueError, match=message):
+        gt.save_results("97_test", METRICS, samples)
+
+
+def test_bad_metrics_and_labels_are_rejected(results):
+    x = torch.rand(800, 1, 8, 8)
+    with pytest.raises(ValueError, match="sample_seconds"):
+        gt.save_results("96_test", {"train_seconds": 1, "n_params": 2}, x)
+    with pytest.raises(ValueError, match="finite"):
+        gt.save_results("96_test", {**METRICS, "fd": float("nan")}, x)
+    with pytest.raises(TypeError, match="type object"):
+        gt.save_results("96_test", {**METRICS, "bad": object()}, x)
+    with pytest.raises(ValueError, match=r"labels must have shape \(800,\)"):
+        gt.save_results("96_test", METRICS, x, labels=torch.arange(10))
+    with pytest.raises(ValueError, match="plain name"):
+        gt.save_results("../escape", METRICS, x)
+
+
+def test_missing_results_say_what_to_do(results):
+    with pytest.raises(FileNotFoundError, match="run its notebook first"):
+        gt.load_results("01_nothing")
+
+
+def test_default_results_dir_is_at_the_repository_root(monkeypatch, root):
+    monkeypatch.delenv("GENTEXT_RESULTS")
+    monkeypatch.chdir(root / "notebooks")
+    assert gt.results_dir() == root / "results"
+    assert gt.checkpoint_path("01_autoencoder", "AE-2") == root / "results" / "01_autoencoder" / "checkpoints" / "AE-2.pt"

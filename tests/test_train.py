@@ -1,0 +1,152 @@
+import pytest
+import torch
+from torch import nn
+
+import gentext as gt
+
+
+def _problem(seed=0):
+    """A tiny regression task with dropout, so resuming must restore the RNG too."""
+    g = torch.Generator().manual_seed(123)
+    x = torch.randn(96, 4, generator=g)
+    y = x @ torch.tensor([[1.0], [-2.0], [0.5], [0.0]]) + 0.1 * torch.randn(96, 1, generator=g)
+    torch.manual_seed(seed)
+    model = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Dropout(0.2), nn.Linear(16, 1))
+    loader = gt.data.make_loader(x, y, batch_size=16, seed=seed)
+    val = gt.data.make_loader(x[:32], y[:32], batch_size=32, shuffle=False)
+    return model, loader, val
+
+
+def mse(model, batch):
+    x, y = batch
+    return ((model(x) - y) ** 2).mean()
+
+
+def test_fit_lowers_the_loss_and_records_history():
+    model, loader, val = _problem()
+    h = gt.fit(model, mse, loader, val_loader=val, epochs=15, lr=1e-2, verbose=False)
+    assert h.epochs == 15 and len(h.val_loss) == 15
+    assert h.train_loss[-1] < 0.2 * h.train_loss[0]
+    assert h.best_val == min(h.val_loss) and h.finished and h.seconds > 0
+
+
+def test_checkpoint_is_atomic_and_loads_weights_only(tmp_path):
+    model, loader, _ = _problem()
+    path = tmp_path / "ck" / "model.pt"
+    gt.fit(model, mse, loader, epochs=2, checkpoint=path, verbose=False)
+    assert path.exists() and not list(path.parent.glob("*.tmp"))
+    state = torch.load(path, weights_only=True)
+    assert set(state) >= {"model", "optimizer", "history", "rng"}
+    assert state["history"]["train_loss"] and len(state["history"]["train_loss"]) == 2
+
+
+def test_save_checkpoint_leaves_old_file_when_writing_fails(tmp_path, monkeypatch):
+    path = tmp_path / "state.pt"
+    gt.save_checkpoint(path, {"w": torch.ones(2)})
+
+    def broken(obj, fh):
+        fh.write(b"half a file")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(torch, "save", broken)
+    with pytest.raises(OSError):
+        gt.save_checkpoint(path, {"w": torch.zeros(2)})
+    monkeypatch.undo()
+    assert torch.equal(gt.load_checkpoint(path)["w"], torch.ones(2))
+
+
+class Crash(Exception):
+    pass
+
+
+def test_resumed_run_ends_with_the_same_weights(tmp_path):
+    model, loader, val = _problem()
+    gt.fit(model, mse, loader, val_loader=val, epochs=6, lr=1e-2, verbose=False)
+    reference = {k: v.clone() for k, v in model.state_dict().items()}
+
+    calls = {"n": 0}
+
+    def crashing(model, batch):
+        calls["n"] += model.training  # count training batches only
+        if calls["n"] == 6 * 3 + 2:  # in the middle of the fourth epoch (6 batches per epoch)
+            raise Crash()
+        return mse(model, batch)
+
+    path = tmp_path / "run.pt"
+    model, loader, val = _problem()
+    with pytest.raises(Crash):
+        gt.fit(model, crashing, loader, val_loader=val, epochs=6, lr=1e-2, checkpoint=path, verbose=False)
+    assert gt.load_checkpoint(path)["history"]["train_loss"].__len__() == 3
+
+    torch.manual_seed(999)  # the new process would start from other random states
+    model, loader, val = _problem(seed=0)
+    torch.rand(10)
+    h = gt.fit(model, mse, loader, val_loader=val, epochs=6, lr=1e-2, checkpoint=path, verbose=False)
+    assert h.epochs == 6
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, reference[k]), k
+
+
+def test_finished_checkpoint_returns_at_once(tmp_path):
+    model, loader, _ = _problem()
+    path = tmp_path / "done.pt"
+    gt.fit(model, mse, loader, epochs=3, checkpoint=path, verbose=False)
+    trained = {k: v.clone() for k, v in model.state_dict().items()}
+    fresh, loader, _ = _problem(seed=5)
+    h = gt.fit(fresh, lambda m, b: (_ for _ in ()).throw(AssertionError("trained again")), loader,
+               epochs=3, checkpoint=path, verbose=False)
+    assert h.epochs == 3
+    assert all(torch.equal(v, trained[k]) for k, v in fresh.state_dict().items())
+
+
+def test_checkpoint_of_another_model_is_not_resumed(tmp_path, capsys):
+    model, loader, _ = _problem()
+    path = tmp_path / "other.pt"
+    gt.fit(model, mse, loader, epochs=2, checkpoint=path, verbose=False)
+    wider = nn.Sequential(nn.Linear(4, 32), nn.ReLU(), nn.Linear(32, 1))
+    h = gt.fit(wider, mse, loader, epochs=2, checkpoint=path)
+    assert "different model" in capsys.readouterr().out
+    assert h.epochs == 2
+
+
+def test_nan_loss_stops_with_a_clear_error_and_keeps_last_good_checkpoint(tmp_path):
+    model, loader, _ = _problem()
+    path = tmp_path / "nan.pt"
+    calls = {"n": 0}
+
+    def exploding(model, batch):
+        calls["n"] += model.training
+        loss = mse(model, batch)
+        return loss * float("nan") if calls["n"] > 6 * 2 + 3 else loss
+
+    with pytest.raises(FloatingPointError, match=r"loss became nan at epoch 3, step 4.*nan.pt.*after epoch 2"):
+        gt.fit(model, exploding, loader, epochs=5, checkpoint=path, verbose=False)
+    state = gt.load_checkpoint(path)
+    assert len(state["history"]["train_loss"]) == 2
+    assert all(torch.isfinite(v).all() for v in state["model"].values())
+
+
+def test_early_stopping_restores_the_best_weights():
+    model, loader, val = _problem()
+    # Validate on the negated targets: the better the fit, the worse the validation loss.
+    x, y = next(iter(val))
+    val = gt.data.make_loader(x, -y, batch_size=32, shuffle=False)
+    h = gt.fit(model, mse, loader, val_loader=val, epochs=200, lr=1e-2, patience=3, verbose=False)
+    assert h.stopped_early and h.epochs < 200
+    assert h.epochs - 1 - h.best_epoch == 3
+    model.eval()
+    x, y = next(iter(val))
+    with torch.no_grad():
+        assert abs(mse(model, (x, y)).item() - h.best_val) < 1e-6
+
+
+def test_fit_argument_errors():
+    model, loader, _ = _problem()
+    with pytest.raises(ValueError, match="patience.*val_loader"):
+        gt.fit(model, mse, loader, epochs=2, patience=2)
+    with pytest.raises(ValueError, match="epochs must be positive"):
+        gt.fit(model, mse, loader, epochs=0)
+
+
+def test_count_parameters():
+    assert gt.count_parameters(nn.Linear(3, 2)) == 8
