@@ -13,6 +13,7 @@ with a helpful message when something is wrong.
 from __future__ import annotations
 
 import functools
+import math
 from dataclasses import dataclass
 from typing import Callable
 
@@ -108,3 +109,51 @@ def check_masking_noise(fn: Callable[[torch.Tensor, float, torch.Generator], tor
     assert torch.equal(a, b), "the same generator seed should give the same mask: draw from the generator."
     masks = (fn(x, 0.5, torch.Generator().manual_seed(4)) == 0).flatten(1).float()
     assert masks.std(0).min() > 0.3, "every pixel position should be zeroed in some images and kept in others."
+
+
+# ---------------------------------------------------------------- chapter 2: VAEs
+
+@checker("Gaussian KL", "KL(N(mu, s^2) || N(0, 1)) = 0.5 * (mu^2 + s^2 - 1 - log s^2) per dimension, with "
+         "s^2 = exp(logvar); sum over the last axis only.")
+def check_gaussian_kl(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> None:
+    """``fn(mu, logvar)`` must return ``KL(N(mu, exp(logvar)) || N(0, I))`` per row."""
+    g = torch.Generator().manual_seed(0)
+    mu, logvar = torch.randn(6, 5, generator=g), torch.randn(6, 5, generator=g)
+    expected = torch.distributions.kl_divergence(
+        torch.distributions.Normal(mu, (0.5 * logvar).exp()), torch.distributions.Normal(0.0, 1.0)).sum(-1)
+    out = fn(mu.clone(), logvar.clone())
+    _close(out, expected, "KL for a batch of 6 five-dimensional Gaussians")
+    zero = fn(torch.zeros(3, 4), torch.zeros(3, 4))
+    assert torch.allclose(zero, torch.zeros(3)), "the KL of N(0, I) from itself must be 0."
+
+
+@checker("reparameterization", "z = mu + exp(0.5 * logvar) * eps with eps = torch.randn_like(mu): "
+         "logvar is a log-variance, so the standard deviation is exp(logvar / 2).")
+def check_reparameterize(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> None:
+    """``fn(mu, logvar)`` must sample ``N(mu, exp(logvar))`` so that gradients reach both."""
+    mu = torch.tensor([[-2.0, 0.0, 3.0]]).repeat(20000, 1).requires_grad_()
+    logvar = torch.tensor([[0.0, 2 * math.log(0.5), 2 * math.log(2.0)]]).repeat(20000, 1).requires_grad_()
+    torch.manual_seed(0)
+    z = fn(mu, logvar)
+    assert isinstance(z, torch.Tensor) and z.shape == mu.shape, "z should have the shape of mu."
+    assert torch.allclose(z.mean(0), mu[0], atol=0.06), f"the sample mean {z.mean(0).tolist()} should be mu."
+    assert torch.allclose(z.std(0), torch.tensor([1.0, 0.5, 2.0]), atol=0.05), \
+        f"the sample standard deviations {[round(v, 2) for v in z.std(0).tolist()]} should be [1, 0.5, 2]."
+    assert z.requires_grad, "no gradient flows through z: build it from mu and logvar, do not sample it directly."
+    z.sum().backward()
+    assert mu.grad is not None and torch.allclose(mu.grad, torch.ones_like(mu)), "dz/dmu should be 1."
+    assert logvar.grad is not None and logvar.grad.abs().sum() > 0, "gradients should reach logvar."
+
+
+@checker("IWAE estimate", "-log mean_i exp(log_w_i) = -(logsumexp(log_w, 0) - log k); never exponentiate "
+         "log weights of -300 directly.")
+def check_iwae(fn: Callable[[torch.Tensor], torch.Tensor]) -> None:
+    """``fn(log_weights)`` (``k x N``) must return the per-column IWAE estimate of ``-log p(x)``."""
+    g = torch.Generator().manual_seed(0)
+    log_w = torch.randn(50, 4, generator=g) - 300.0
+    expected = -(torch.logsumexp(log_w, 0) - math.log(50))
+    out = fn(log_w.clone())
+    assert torch.isfinite(torch.as_tensor(out)).all(), "the result is not finite: compute it in log space."
+    _close(out, expected, "the estimate for 4 data points with 50 weights each", atol=1e-4)
+    single = fn(torch.tensor([[-90.0, -100.0]]))
+    assert torch.allclose(single, torch.tensor([90.0, 100.0])), "with one weight the estimate is -log w."

@@ -40,3 +40,22 @@ def test_checker_reports_instead_of_raising(capsys):
     assert "pass your function" in ex.check_reconstruction_error(42, verbose=False).message
     ok = ex.check_reconstruction_error(lambda x, xh: ((x - xh) ** 2).flatten(1).sum(1))
     assert str(ok).startswith("[PASSED]")
+
+
+def test_chapter_2_checkers():
+    import math
+
+    from gentext import likelihood as lk
+
+    assert ex.check_gaussian_kl(lk.gaussian_kl, verbose=False)
+    assert not ex.check_gaussian_kl(lambda m, lv: 0.5 * (m ** 2 + lv - 1 - lv.exp()).sum(-1), verbose=False)
+    assert ex.check_reparameterize(lk.reparameterize, verbose=False)
+    std_mistake = ex.check_reparameterize(lambda m, lv: m + lv.exp() * torch.randn_like(m), verbose=False)
+    assert not std_mistake and "standard deviations" in std_mistake.message
+    detached = ex.check_reparameterize(lambda m, lv: torch.normal(m.detach(), (0.5 * lv).exp().detach()),
+                                       verbose=False)
+    assert not detached and "gradient" in detached.message
+    assert ex.check_iwae(lk.importance_weighted_nll, verbose=False)
+    naive = ex.check_iwae(lambda w: -torch.log(w.exp().mean(0)), verbose=False)
+    assert not naive and "log space" in naive.message
+    assert not ex.check_iwae(lambda w: -torch.logsumexp(w, 0), verbose=False)
