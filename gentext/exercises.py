@@ -157,3 +157,35 @@ def check_iwae(fn: Callable[[torch.Tensor], torch.Tensor]) -> None:
     _close(out, expected, "the estimate for 4 data points with 50 weights each", atol=1e-4)
     single = fn(torch.tensor([[-90.0, -100.0]]))
     assert torch.allclose(single, torch.tensor([90.0, 100.0])), "with one weight the estimate is -log w."
+
+
+# ---------------------------------------------------------------- chapter 3: GANs
+
+@checker("discriminator loss", "with D = sigmoid(l): -log D(x) = softplus(-l_real) and -log(1 - D(G(z))) = "
+         "softplus(l_fake); average each over the batch and add them. Never take log(sigmoid(l)) directly.")
+def check_discriminator_loss(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> None:
+    """``fn(real_logits, fake_logits)`` must return the mean logistic loss of the discriminator."""
+    g = torch.Generator().manual_seed(0)
+    real, fake = torch.randn(32, 1, generator=g) * 3, torch.randn(32, 1, generator=g) * 3
+    expected = torch.nn.functional.softplus(-real).mean() + torch.nn.functional.softplus(fake).mean()
+    out = fn(real.clone(), fake.clone())
+    assert isinstance(out, torch.Tensor) and out.dim() == 0, "the loss should be a scalar tensor (a mean)."
+    _close(out, expected, "the loss on a batch of 32 logits")
+    extreme = fn(torch.tensor([[-100.0]]), torch.tensor([[100.0]]))
+    assert torch.isfinite(extreme), "with logits of -100 and 100 the loss is not finite: work with logits."
+    assert abs(float(extreme) - 200.0) < 1e-3, f"with logits -100 and 100 the loss should be 200, got {float(extreme):.3g}."
+
+
+@checker("generator loss", "the non-saturating loss is -log D(G(z)) = softplus(-l_fake), averaged over the batch.")
+def check_generator_loss(fn: Callable[[torch.Tensor], torch.Tensor]) -> None:
+    """``fn(fake_logits)`` must return the non-saturating generator loss ``-log D(G(z))``."""
+    fake = torch.linspace(-8, 8, 17).unsqueeze(1)
+    out = fn(fake.clone())
+    saturating = -torch.nn.functional.softplus(fake).mean()
+    assert not (isinstance(out, torch.Tensor) and torch.allclose(out, saturating)), \
+        "that is the saturating loss log(1 - D(G(z))): its gradient vanishes when D rejects the samples."
+    _close(out, torch.nn.functional.softplus(-fake).mean(), "the loss on 17 logits from -8 to 8")
+    logits = torch.tensor([[-30.0]], requires_grad=True)
+    fn(logits).backward()
+    assert logits.grad is not None and logits.grad.abs().item() > 0.5, \
+        "when D confidently rejects a sample the gradient should stay large: that is the point of this loss."

@@ -59,3 +59,17 @@ def test_chapter_2_checkers():
     naive = ex.check_iwae(lambda w: -torch.log(w.exp().mean(0)), verbose=False)
     assert not naive and "log space" in naive.message
     assert not ex.check_iwae(lambda w: -torch.logsumexp(w, 0), verbose=False)
+
+
+def test_chapter_3_checkers():
+    import torch.nn.functional as F
+
+    from gentext import gan
+
+    assert ex.check_discriminator_loss(gan.d_loss, verbose=False)
+    naive = ex.check_discriminator_loss(
+        lambda r, f: -(torch.log(torch.sigmoid(r)).mean() + torch.log(1 - torch.sigmoid(f)).mean()), verbose=False)
+    assert not naive and "not finite" in naive.message
+    assert ex.check_generator_loss(gan.g_loss, verbose=False)
+    saturating = ex.check_generator_loss(lambda f: -F.softplus(f).mean(), verbose=False)
+    assert not saturating and "saturating" in saturating.message
