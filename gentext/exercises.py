@@ -189,3 +189,33 @@ def check_generator_loss(fn: Callable[[torch.Tensor], torch.Tensor]) -> None:
     fn(logits).backward()
     assert logits.grad is not None and logits.grad.abs().item() > 0.5, \
         "when D confidently rejects a sample the gradient should stay large: that is the point of this loss."
+
+
+# ---------------------------------------------------------------- chapter 4: conditional models
+
+@checker("requested-label accuracy", "compare the classifier's predictions with the requested labels: "
+         "(predicted == requested).float().mean() overall, and the same within each requested class.")
+def check_label_accuracy(fn: Callable[[torch.Tensor, torch.Tensor], tuple]) -> None:
+    """``fn(predicted, requested)`` must return ``(overall, per_class)`` with per_class of length 10."""
+    requested = torch.arange(100) % 10
+    predicted = requested.clone()
+    predicted[:7] = (predicted[:7] + 1) % 10            # classes 0..6 each lose one of their 10
+    predicted[requested == 9] = 3                       # class 9 is never produced correctly
+    overall, per_class = fn(predicted.clone(), requested.clone())
+    assert abs(float(overall) - 0.83) < 1e-6, f"overall accuracy should be 0.83, got {float(overall):.3f}."
+    per_class = torch.as_tensor(per_class, dtype=torch.float32)
+    assert per_class.shape == (10,), f"per_class should have one entry per digit, got shape {tuple(per_class.shape)}."
+    expected = torch.tensor([0.9] * 7 + [1.0, 1.0, 0.0])
+    assert torch.allclose(per_class, expected), \
+        f"per-class accuracy should be {expected.tolist()}, got {[round(v, 2) for v in per_class.tolist()]}."
+
+
+@checker("projection discriminator", "the projection term is the dot product of each image's features h_i "
+         "with the embedding of its label, embedding[y_i]: (embedding[y] * h).sum(1).")
+def check_projection(fn: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]) -> None:
+    """``fn(h, embedding, y)`` must return ``<embedding[y_i], h_i>`` for each row ``i``."""
+    g = torch.Generator().manual_seed(0)
+    h, embedding = torch.randn(6, 5, generator=g), torch.randn(10, 5, generator=g)
+    y = torch.tensor([0, 3, 3, 9, 1, 7])
+    out = fn(h.clone(), embedding.clone(), y.clone())
+    _close(torch.as_tensor(out).reshape(-1), (embedding[y] * h).sum(1), "the projection for 6 images")

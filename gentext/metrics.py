@@ -201,7 +201,9 @@ def sample_quality(samples: torch.Tensor, dataset: str = "digits") -> dict[str, 
     The yardstick is the validation split: real digits that neither the classifier nor
     any model trained on, exactly like new samples. With ``n = len(val)`` (350 for
     digits), samples are scored in chunks of ``n`` (up to four, averaged) so that samples
-    and yardstick are compared at the same set size. Returns:
+    and yardstick are compared at the same set size. The samples must therefore come in
+    random order: for a conditional model, interleave the requested labels (0, 1, ..., 9,
+    0, 1, ...) rather than sorting samples by class. Returns:
 
     * ``fd``: Frechet distance of the samples to the test split;
     * ``fd_real``: the same for the ``n`` real validation images (the yardstick);

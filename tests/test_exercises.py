@@ -73,3 +73,15 @@ def test_chapter_3_checkers():
     assert ex.check_generator_loss(gan.g_loss, verbose=False)
     saturating = ex.check_generator_loss(lambda f: -F.softplus(f).mean(), verbose=False)
     assert not saturating and "saturating" in saturating.message
+
+
+def test_chapter_4_checkers():
+    def accuracy(pred, req):
+        per_class = torch.stack([(pred[req == k] == k).float().mean() for k in range(10)])
+        return (pred == req).float().mean(), per_class
+
+    assert ex.check_label_accuracy(accuracy, verbose=False)
+    swapped = ex.check_label_accuracy(lambda p, r: accuracy(r, p), verbose=False)
+    assert not swapped
+    assert ex.check_projection(lambda h, e, y: (e[y] * h).sum(1), verbose=False)
+    assert not ex.check_projection(lambda h, e, y: (e[:6] * h).sum(1), verbose=False)
