@@ -165,6 +165,23 @@ def load_letters(size: int = 8) -> torch.Tensor:
     return x
 
 
+def corrupt_patches(x: torch.Tensor, max_value: float, size: int = 3, seed: int = 5) -> torch.Tensor:
+    """Copies of images with one random ``size x size`` patch inverted (``v -> max_value - v``).
+
+    The book's "corrupted digits" outlier set for anomaly detection; ``max_value`` is 1 for
+    images in [0, 1] and 16 for digit levels. Seeded, so every chapter corrupts alike.
+    """
+    if x.dim() != 4 or x.shape[-1] < size or x.shape[-2] < size:
+        raise ValueError(f"images must be N x C x H x W with H, W >= {size}, got {tuple(x.shape)}")
+    g = torch.Generator().manual_seed(seed)
+    out = x.clone()
+    for img in out:
+        r = int(torch.randint(0, x.shape[-2] - size + 1, (1,), generator=g))
+        c = int(torch.randint(0, x.shape[-1] - size + 1, (1,), generator=g))
+        img[:, r:r + size, c:c + size] = max_value - img[:, r:r + size, c:c + size]
+    return out
+
+
 def load_toy(name: str, n: int = 2000, *, seed: int = 0, noise: float = 0.05) -> torch.Tensor:
     """``n`` points of a 2-D toy density as an ``n x 2`` float tensor, scaled to about [-2, 2].
 

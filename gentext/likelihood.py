@@ -15,6 +15,7 @@ Chapter 2 derives each of these and shows its source; later chapters import them
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 import torch
 
@@ -64,6 +65,24 @@ def gaussian_log_prob(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -
 def log_mean_exp(x: torch.Tensor, dim: int = 0) -> torch.Tensor:
     """``log(mean(exp(x)))`` along ``dim``, without overflow or underflow."""
     return torch.logsumexp(x, dim) - math.log(x.shape[dim])
+
+
+def importance_log_weights(mu: torch.Tensor, logvar: torch.Tensor,
+                           log_px_given_z: Callable[[torch.Tensor], torch.Tensor],
+                           k: int, chunk: int = 250) -> torch.Tensor:
+    """``k x N`` log-weights ``log p(x | z_i) + log p(z_i) - log q(z_i | x)``, ``z_i ~ q(z | x)``.
+
+    ``q(z | x) = N(mu, diag(exp(logvar)))`` (``N x K``), the prior is ``N(0, I)``, and
+    ``log_px_given_z`` maps codes ``c x N x K`` to ``c x N`` log-likelihoods. Codes are drawn
+    ``chunk`` at a time to bound memory. Feed the result to :func:`importance_weighted_nll`.
+    """
+    out = []
+    with torch.no_grad():
+        for start in range(0, k, chunk):
+            z = reparameterize(mu.expand(min(chunk, k - start), *mu.shape), logvar)
+            prior = gaussian_log_prob(z, torch.zeros_like(z), torch.zeros_like(z))
+            out.append(log_px_given_z(z) + prior - gaussian_log_prob(z, mu, logvar))
+    return torch.cat(out)
 
 
 def importance_weighted_nll(log_weights: torch.Tensor) -> torch.Tensor:

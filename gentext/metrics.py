@@ -172,6 +172,20 @@ def classify_digits(x: torch.Tensor, dataset: str = "digits") -> tuple[torch.Ten
     return probs.argmax(-1), probs
 
 
+def auroc(normal_scores: torch.Tensor, outlier_scores: torch.Tensor) -> float:
+    """Area under the ROC curve for telling outliers (higher scores) from normal data.
+
+    The probability that a random outlier scores higher than a random normal point
+    (0.5 is chance, 1 is perfect).
+    """
+    from sklearn.metrics import roc_auc_score
+
+    normal = torch.as_tensor(normal_scores).detach().flatten().double()
+    outliers = torch.as_tensor(outlier_scores).detach().flatten().double()
+    labels = np.r_[np.zeros(len(normal)), np.ones(len(outliers))]
+    return float(roc_auc_score(labels, np.r_[normal.numpy(), outliers.numpy()]))
+
+
 def frechet_distance(a: torch.Tensor | np.ndarray, b: torch.Tensor | np.ndarray) -> float:
     """Frechet distance between Gaussians fitted to two sets of feature vectors (rows).
 
@@ -201,9 +215,9 @@ def sample_quality(samples: torch.Tensor, dataset: str = "digits") -> dict[str, 
     The yardstick is the validation split: real digits that neither the classifier nor
     any model trained on, exactly like new samples. With ``n = len(val)`` (350 for
     digits), samples are scored in chunks of ``n`` (up to four, averaged) so that samples
-    and yardstick are compared at the same set size. The samples must therefore come in
-    random order: for a conditional model, interleave the requested labels (0, 1, ..., 9,
-    0, 1, ...) rather than sorting samples by class. Returns:
+    and yardstick are compared at the same set size. The samples are shuffled with a fixed
+    permutation first, so every chunk is a random subset: samples sorted by class score
+    like shuffled ones, up to sampling noise. Returns:
 
     * ``fd``: Frechet distance of the samples to the test split;
     * ``fd_real``: the same for the ``n`` real validation images (the yardstick);
@@ -217,6 +231,7 @@ def sample_quality(samples: torch.Tensor, dataset: str = "digits") -> dict[str, 
     n = min(len(samples), len(real))
     if n < 100:
         raise ValueError(f"sample_quality needs at least 100 samples, got {len(samples)}")
+    samples = samples[torch.randperm(len(samples), generator=torch.Generator().manual_seed(0))]
     chunks = min(len(samples) // n, 4)
     f_test = classifier_features(test, dataset)
     fd = float(np.mean([frechet_distance(classifier_features(samples[i * n:(i + 1) * n], dataset), f_test)

@@ -125,3 +125,13 @@ def test_mnist_missing_files_and_no_network(tmp_path, monkeypatch):
     monkeypatch.setattr(torchvision.datasets.MNIST, "download", offline)
     with pytest.raises(FileNotFoundError, match="could not be downloaded .no network"):
         data.load_mnist("test", root=tmp_path)
+
+
+def test_corrupt_patches_inverts_one_patch_per_image():
+    x, _ = data.load_images("digits", "test", levels=True)
+    c = data.corrupt_patches(x, 16)
+    changed = (c != x).flatten(1).sum(1)
+    assert torch.equal(c, data.corrupt_patches(x, 16)) and not torch.equal(c, x)
+    assert changed.max() <= 9 and (changed > 0).float().mean() > 0.9
+    with pytest.raises(ValueError, match="N x C x H x W"):
+        data.corrupt_patches(torch.zeros(8, 8), 1)

@@ -65,3 +65,15 @@ def test_baselines():
 def test_active_units():
     mu = torch.cat([torch.randn(500, 2), 1e-3 * torch.randn(500, 3)], 1)
     assert lk.active_units(mu) == 2
+
+
+def test_importance_log_weights_are_exact_for_the_true_posterior():
+    # z ~ N(0, 1), x | z ~ N(z, 1): with q the exact posterior N(x/2, 1/2), every weight is p(x).
+    x = torch.tensor([0.5, -1.0, 2.0])
+    mu, logvar = (x / 2).unsqueeze(1), torch.full((3, 1), math.log(0.5))
+    log_w = lk.importance_log_weights(
+        mu, logvar, lambda z: torch.distributions.Normal(z[..., 0], 1.0).log_prob(x), k=600, chunk=250)
+    assert log_w.shape == (600, 3)
+    exact = torch.distributions.Normal(0.0, math.sqrt(2.0)).log_prob(x)
+    assert torch.allclose(log_w, exact.expand(600, 3), atol=1e-5)
+    assert torch.allclose(lk.importance_weighted_nll(log_w), -exact, atol=1e-5)

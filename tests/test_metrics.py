@@ -62,3 +62,15 @@ def test_sample_quality_rejects_bad_input():
         metrics.sample_quality(torch.rand(50, 1, 8, 8))
     with pytest.raises(ValueError, match="unknown dataset"):
         metrics.digit_classifier("cifar")
+
+
+def test_auroc_and_order_independent_sample_quality():
+    assert metrics.auroc(torch.tensor([0.0, 1.0]), torch.tensor([2.0, 3.0])) == 1.0
+    assert metrics.auroc(torch.tensor([0.0, 1.0]), torch.tensor([0.5, 0.5])) == 0.5
+    train, y = gt.data.load_images("digits", "train")
+    shuffled = metrics.sample_quality(train[:800])
+    by_class = metrics.sample_quality(train[:800][torch.argsort(y[:800], stable=True)])
+    # Each chunk is a random subset, so sorting by class no longer skews the score (it did
+    # when chunks were taken in order: the first chunk then held only a few classes).
+    assert by_class["fd"] == pytest.approx(shuffled["fd"], rel=0.1)
+    assert by_class["class_min_share"] > 0.05
