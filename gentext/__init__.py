@@ -22,8 +22,6 @@ from .train import History, count_parameters, fit, load_checkpoint, progress, sa
 
 __version__ = "0.1.0"
 
-plot.use_style()
-
 __all__ = [
     "Setup", "History", "setup", "settings", "seed_everything", "get_device", "get_profile",
     "fit", "progress", "count_parameters", "save_checkpoint", "load_checkpoint",

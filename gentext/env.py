@@ -94,11 +94,29 @@ def get_profile(requested: str | None = None) -> str:
     return name
 
 
+_ACTIVE: Setup | None = None
+
+
+def active_profile() -> str:
+    """The profile chosen by the last :func:`setup` call, else the one :func:`get_profile` gives."""
+    return _ACTIVE.profile if _ACTIVE is not None else get_profile()
+
+
 def setup(seed: int = 0, *, profile: str | None = None, device: str | None = None,
-          verbose: bool = True) -> Setup:
-    """Seed everything, choose the device and the profile, and print one line saying so."""
+          verbose: bool = True, style: bool = True) -> Setup:
+    """Seed everything, choose the device and the profile, and print one line saying so.
+
+    With ``style=True`` (the default) it also applies the book's matplotlib style, so every
+    figure in the chapter looks alike. Importing gentext alone changes no global setting.
+    """
+    global _ACTIVE
     chosen = Setup(seed=seed, device=get_device(device), profile=get_profile(profile))
     seed_everything(seed)
+    _ACTIVE = chosen
+    if style:
+        from .plot import use_style
+
+        use_style()
     if verbose:
         other = "full" if chosen.profile == "quick" else "quick"
         print(f"gentext: profile={chosen.profile} device={chosen.device} seed={seed} "

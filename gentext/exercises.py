@@ -74,23 +74,40 @@ def _close(a: torch.Tensor, b: torch.Tensor, what: str, atol: float = 1e-5) -> N
         f"{what} differs from the expected values (max error {float((a.float() - b.float()).abs().max()):.3g})."
 
 
+def _finite_grad(fn: Callable, *args: torch.Tensor) -> None:
+    for arg in args:
+        arg.requires_grad_(True)
+    out = fn(*args)
+    assert isinstance(out, torch.Tensor), f"the result should be a tensor, got {type(out).__name__}."
+    out.sum().backward()
+    for arg in args:
+        assert arg.grad is not None, "no gradient reaches the inputs: build the result from them with torch operations."
+        assert torch.isfinite(arg.grad).all(), "the gradient is not finite at extreme inputs: work in a stable form."
+
+
 # ---------------------------------------------------------------- chapter 1: autoencoders
 
-@checker("reconstruction error", "sum the squared differences over every axis but the batch "
-         "axis, e.g. ((x - x_hat) ** 2).flatten(1).sum(1).")
-def check_reconstruction_error(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> None:
-    """``fn(x, x_hat)`` must return each image's summed squared error, shape ``(N,)``."""
+@checker("Bernoulli reconstruction error", "start from the log-probability of a pixel value x under a "
+         "Bernoulli distribution with mean x_hat, negate it, and add it up per image. Keep the logarithm "
+         "away from 0 so a perfect 0 or 1 in x_hat does not give an infinite loss.")
+def check_bernoulli_error(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> None:
+    """``fn(x, x_hat)``: the binary cross-entropy of each image, summed over its pixels, shape ``(N,)``."""
     g = torch.Generator().manual_seed(1)
     for shape in [(5, 1, 8, 8), (3, 1, 4, 6), (1, 1, 28, 28)]:
-        x, x_hat = torch.rand(shape, generator=g), torch.rand(shape, generator=g)
+        x, x_hat = torch.rand(shape, generator=g), torch.rand(shape, generator=g) * 0.98 + 0.01
         out = fn(x.clone(), x_hat.clone())
-        _close(out, ((x - x_hat) ** 2).flatten(1).sum(1), f"the error for a batch of shape {shape}")
-    x = torch.rand(4, 1, 8, 8, generator=g)
-    assert torch.allclose(fn(x, x.clone()), torch.zeros(4)), "a perfect reconstruction should have error 0."
+        expected = -(x * x_hat.log() + (1 - x) * (1 - x_hat).log()).flatten(1).sum(1)
+        assert isinstance(out, torch.Tensor) and out.shape == (shape[0],), \
+            f"for a batch of shape {shape} return one number per image, shape ({shape[0]},)."
+        _close(out, expected, f"the error for a batch of shape {shape}", atol=1e-3)
+    x = torch.tensor([[[[0.0, 1.0, 0.0, 1.0]]]])
+    edge = fn(x, torch.tensor([[[[0.0, 1.0, 1.0, 0.0]]]]))
+    assert torch.isfinite(edge).all(), "x_hat of exactly 0 or 1 gave a non-finite error: clamp before the logarithm."
+    assert float(edge[0]) > 20, "predicting 1 for a pixel that is 0 should cost a lot, not nothing."
 
 
-@checker("masking noise", "draw a uniform number per pixel with torch.rand(x.shape, generator=generator) "
-         "and zero the pixels where it is below p; return a new tensor, leave x unchanged.")
+@checker("masking noise", "each pixel needs its own uniform random number, drawn from the generator you are "
+         "given, compared with p. Return a new tensor and leave x unchanged.")
 def check_masking_noise(fn: Callable[[torch.Tensor, float, torch.Generator], torch.Tensor]) -> None:
     """``fn(x, p, generator)`` must zero each pixel independently with probability ``p``."""
     x = torch.rand(2000, 1, 8, 8, generator=torch.Generator().manual_seed(0)) * 0.9 + 0.1
@@ -113,109 +130,152 @@ def check_masking_noise(fn: Callable[[torch.Tensor, float, torch.Generator], tor
 
 # ---------------------------------------------------------------- chapter 2: VAEs
 
-@checker("Gaussian KL", "KL(N(mu, s^2) || N(0, 1)) = 0.5 * (mu^2 + s^2 - 1 - log s^2) per dimension, with "
-         "s^2 = exp(logvar); sum over the last axis only.")
-def check_gaussian_kl(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> None:
-    """``fn(mu, logvar)`` must return ``KL(N(mu, exp(logvar)) || N(0, I))`` per row."""
+@checker("KL between two diagonal Gaussians", "write the KL of one one-dimensional Gaussian from another "
+         "(it has a mean term, a variance ratio and a log of that ratio), check that it reduces to the "
+         "chapter's formula when the second is the standard normal, then sum over the last axis.")
+def check_kl_gaussians(fn: Callable[..., torch.Tensor]) -> None:
+    """``fn(mu_q, logvar_q, mu_p, logvar_p)``: ``KL(N(mu_q, e^logvar_q) || N(mu_p, e^logvar_p))`` per row."""
     g = torch.Generator().manual_seed(0)
-    mu, logvar = torch.randn(6, 5, generator=g), torch.randn(6, 5, generator=g)
-    expected = torch.distributions.kl_divergence(
-        torch.distributions.Normal(mu, (0.5 * logvar).exp()), torch.distributions.Normal(0.0, 1.0)).sum(-1)
-    out = fn(mu.clone(), logvar.clone())
+    mu_q, lv_q, mu_p, lv_p = (torch.randn(6, 5, generator=g) for _ in range(4))
+    normal = torch.distributions.Normal
+    expected = torch.distributions.kl_divergence(normal(mu_q, (0.5 * lv_q).exp()),
+                                                 normal(mu_p, (0.5 * lv_p).exp())).sum(-1)
+    out = fn(mu_q.clone(), lv_q.clone(), mu_p.clone(), lv_p.clone())
     _close(out, expected, "KL for a batch of 6 five-dimensional Gaussians")
-    zero = fn(torch.zeros(3, 4), torch.zeros(3, 4))
-    assert torch.allclose(zero, torch.zeros(3)), "the KL of N(0, I) from itself must be 0."
+    same = fn(mu_q, lv_q, mu_q.clone(), lv_q.clone())
+    assert torch.allclose(same, torch.zeros(6), atol=1e-5), "the KL of a Gaussian from itself must be 0."
+    swapped = fn(mu_p.clone(), lv_p.clone(), mu_q.clone(), lv_q.clone())
+    assert not torch.allclose(swapped, out), "the KL is not symmetric: your result does not depend on the order."
 
 
-@checker("reparameterization", "z = mu + exp(0.5 * logvar) * eps with eps = torch.randn_like(mu): "
-         "logvar is a log-variance, so the standard deviation is exp(logvar / 2).")
-def check_reparameterize(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> None:
-    """``fn(mu, logvar)`` must sample ``N(mu, exp(logvar))`` so that gradients reach both."""
-    mu = torch.tensor([[-2.0, 0.0, 3.0]]).repeat(20000, 1).requires_grad_()
-    logvar = torch.tensor([[0.0, 2 * math.log(0.5), 2 * math.log(2.0)]]).repeat(20000, 1).requires_grad_()
+@checker("Laplace reparameterization", "a Laplace sample with location mu and scale b is mu plus b times a "
+         "standard Laplace sample; a standard Laplace sample is a fixed function of a uniform number "
+         "(invert the Laplace CDF). Draw the noise with torch.rand_like so gradients reach mu and log_b.")
+def check_laplace_sample(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> None:
+    """``fn(mu, log_b)`` must sample ``Laplace(mu, exp(log_b))`` so that gradients reach both."""
+    n = 40000
+    mu = torch.tensor([[-2.0, 0.0, 3.0]]).repeat(n, 1).requires_grad_()
+    log_b = torch.tensor([[0.0, math.log(0.5), math.log(2.0)]]).repeat(n, 1).requires_grad_()
     torch.manual_seed(0)
-    z = fn(mu, logvar)
+    z = fn(mu, log_b)
     assert isinstance(z, torch.Tensor) and z.shape == mu.shape, "z should have the shape of mu."
-    assert torch.allclose(z.mean(0), mu[0], atol=0.06), f"the sample mean {z.mean(0).tolist()} should be mu."
-    assert torch.allclose(z.std(0), torch.tensor([1.0, 0.5, 2.0]), atol=0.05), \
-        f"the sample standard deviations {[round(v, 2) for v in z.std(0).tolist()]} should be [1, 0.5, 2]."
-    assert z.requires_grad, "no gradient flows through z: build it from mu and logvar, do not sample it directly."
+    assert torch.isfinite(z).all(), "some samples are infinite: keep the uniform noise away from its ends."
+    assert torch.allclose(z.median(0).values, mu[0], atol=0.05), \
+        f"the sample medians {[round(v, 2) for v in z.median(0).values.tolist()]} should be mu."
+    mad = (z - mu).abs().mean(0)
+    assert torch.allclose(mad, torch.tensor([1.0, 0.5, 2.0]), rtol=0.05), \
+        f"the mean absolute deviations {[round(v, 2) for v in mad.tolist()]} should equal the scales [1, 0.5, 2]."
+    kurtosis = ((z - mu) ** 4).mean(0) / ((z - mu) ** 2).mean(0) ** 2
+    assert (kurtosis > 4.5).all(), "these samples have Gaussian-like tails; a Laplace's kurtosis is 6."
+    assert z.requires_grad, "no gradient flows through z: build it from mu and log_b."
     z.sum().backward()
     assert mu.grad is not None and torch.allclose(mu.grad, torch.ones_like(mu)), "dz/dmu should be 1."
-    assert logvar.grad is not None and logvar.grad.abs().sum() > 0, "gradients should reach logvar."
+    assert log_b.grad is not None and log_b.grad.abs().sum() > 0, "gradients should reach log_b."
 
 
-@checker("IWAE estimate", "-log mean_i exp(log_w_i) = -(logsumexp(log_w, 0) - log k); never exponentiate "
-         "log weights of -300 directly.")
-def check_iwae(fn: Callable[[torch.Tensor], torch.Tensor]) -> None:
-    """``fn(log_weights)`` (``k x N``) must return the per-column IWAE estimate of ``-log p(x)``."""
+@checker("effective sample size", "the effective sample size is (sum of weights)^2 / (sum of squared weights), "
+         "and it does not change when every weight of a column is multiplied by the same number: use that "
+         "to keep the exponentials in range.")
+def check_effective_sample_size(fn: Callable[[torch.Tensor], torch.Tensor]) -> None:
+    """``fn(log_weights)`` (``k x N``) must return each column's effective sample size of its weights."""
     g = torch.Generator().manual_seed(0)
-    log_w = torch.randn(50, 4, generator=g) - 300.0
-    expected = -(torch.logsumexp(log_w, 0) - math.log(50))
+    log_w = torch.randn(50, 4, generator=g) * 2 - 300.0
+    w = (log_w - log_w.max(0).values).double().exp()
+    expected = (w.sum(0) ** 2 / (w ** 2).sum(0)).float()
     out = fn(log_w.clone())
     assert torch.isfinite(torch.as_tensor(out)).all(), "the result is not finite: compute it in log space."
-    _close(out, expected, "the estimate for 4 data points with 50 weights each", atol=1e-4)
-    single = fn(torch.tensor([[-90.0, -100.0]]))
-    assert torch.allclose(single, torch.tensor([90.0, 100.0])), "with one weight the estimate is -log w."
+    _close(torch.as_tensor(out), expected, "the effective sample sizes of 4 columns of 50 weights", atol=1e-3)
+    equal = fn(torch.full((7, 2), -120.0))
+    assert torch.allclose(equal, torch.full((2,), 7.0)), "k equal weights are worth k samples."
+    one = fn(torch.tensor([[0.0], [-1000.0], [-1000.0]]))
+    assert torch.allclose(one, torch.ones(1)), "when one weight dominates, the effective sample size is 1."
 
 
 # ---------------------------------------------------------------- chapter 3: GANs
 
-@checker("discriminator loss", "with D = sigmoid(l): -log D(x) = softplus(-l_real) and -log(1 - D(G(z))) = "
-         "softplus(l_fake); average each over the batch and add them. Never take log(sigmoid(l)) directly.")
-def check_discriminator_loss(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> None:
-    """``fn(real_logits, fake_logits)`` must return the mean logistic loss of the discriminator."""
+@checker("hinge discriminator loss", "the hinge loss asks real logits to be at least +1 and generated ones "
+         "at most -1, and charges linearly for falling short (a ReLU gives the positive part); average each "
+         "half over its batch and add the halves.")
+def check_hinge_loss(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> None:
+    """``fn(real_logits, fake_logits)``: ``mean relu(1 - real) + mean relu(1 + fake)``."""
     g = torch.Generator().manual_seed(0)
-    real, fake = torch.randn(32, 1, generator=g) * 3, torch.randn(32, 1, generator=g) * 3
-    expected = torch.nn.functional.softplus(-real).mean() + torch.nn.functional.softplus(fake).mean()
+    real, fake = torch.randn(32, 1, generator=g) * 3, torch.randn(40, 1, generator=g) * 3
+    expected = torch.relu(1 - real).mean() + torch.relu(1 + fake).mean()
     out = fn(real.clone(), fake.clone())
     assert isinstance(out, torch.Tensor) and out.dim() == 0, "the loss should be a scalar tensor (a mean)."
-    _close(out, expected, "the loss on a batch of 32 logits")
-    extreme = fn(torch.tensor([[-100.0]]), torch.tensor([[100.0]]))
-    assert torch.isfinite(extreme), "with logits of -100 and 100 the loss is not finite: work with logits."
-    assert abs(float(extreme) - 200.0) < 1e-3, f"with logits -100 and 100 the loss should be 200, got {float(extreme):.3g}."
+    _close(out, expected, "the loss on 32 real and 40 generated logits")
+    satisfied = fn(torch.tensor([[3.0], [1.5]]), torch.tensor([[-2.0], [-1.0]]))
+    assert abs(float(satisfied)) < 1e-6, "logits beyond the margins (real >= 1, generated <= -1) should cost nothing."
+    assert abs(float(fn(torch.tensor([[-100.0]]), torch.tensor([[100.0]]))) - 202.0) < 1e-3, \
+        "a confidently wrong discriminator should pay linearly: 101 for each logit of the wrong sign here."
 
 
-@checker("generator loss", "the non-saturating loss is -log D(G(z)) = softplus(-l_fake), averaged over the batch.")
-def check_generator_loss(fn: Callable[[torch.Tensor], torch.Tensor]) -> None:
-    """``fn(fake_logits)`` must return the non-saturating generator loss ``-log D(G(z))``."""
-    fake = torch.linspace(-8, 8, 17).unsqueeze(1)
-    out = fn(fake.clone())
-    saturating = -torch.nn.functional.softplus(fake).mean()
-    assert not (isinstance(out, torch.Tensor) and torch.allclose(out, saturating)), \
-        "that is the saturating loss log(1 - D(G(z))): its gradient vanishes when D rejects the samples."
-    _close(out, torch.nn.functional.softplus(-fake).mean(), "the loss on 17 logits from -8 to 8")
-    logits = torch.tensor([[-30.0]], requires_grad=True)
-    fn(logits).backward()
-    assert logits.grad is not None and logits.grad.abs().item() > 0.5, \
-        "when D confidently rejects a sample the gradient should stay large: that is the point of this loss."
+@checker("gradient penalty", "evaluate D at random points on the lines between real and generated samples, "
+         "take the gradient of its output with respect to those points, asking autograd for a gradient "
+         "that can itself be differentiated (the penalty is trained), and penalise how far each sample's gradient norm is from 1.")
+def check_gradient_penalty(fn: Callable[..., torch.Tensor]) -> None:
+    """``fn(D, real, fake, u)``: ``mean_i (||grad D(x_i)|| - 1)^2`` at ``x_i = u_i real_i + (1 - u_i) fake_i``."""
+    torch.manual_seed(0)
+    D = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(12, 8), torch.nn.Tanh(), torch.nn.Linear(8, 1))
+    real, fake = torch.randn(16, 1, 3, 4), torch.randn(16, 1, 3, 4)
+    u = torch.rand(16, 1, 1, 1)
+    x = (u * real + (1 - u) * fake).requires_grad_(True)
+    (grad,) = torch.autograd.grad(D(x).sum(), x)
+    expected = ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()
+    out = fn(D, real, fake, u)
+    assert isinstance(out, torch.Tensor) and out.dim() == 0, "the penalty should be a scalar tensor (a mean)."
+    _close(out, expected, "the penalty for 16 pairs of 3x4 images", atol=1e-5)
+    assert out.requires_grad, "the penalty does not depend on D's weights: pass create_graph=True."
+    D.zero_grad()
+    out.backward()
+    assert all(p.grad is not None for name, p in D.named_parameters() if name.endswith("weight")), \
+        "gradients of the penalty must reach every weight of D."
+    linear = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(12, 1))
+    with torch.no_grad():
+        linear[1].weight.fill_(0.5)
+    value = float(fn(linear, real, fake, u).detach())
+    assert abs(value - (math.sqrt(12) * 0.5 - 1) ** 2) < 1e-4, \
+        "for a linear D the gradient is its weight vector everywhere: penalise (norm - 1)^2, not the squared norm."
 
 
 # ---------------------------------------------------------------- chapter 4: conditional models
 
-@checker("requested-label accuracy", "compare the classifier's predictions with the requested labels: "
-         "(predicted == requested).float().mean() overall, and the same within each requested class.")
-def check_label_accuracy(fn: Callable[[torch.Tensor, torch.Tensor], tuple]) -> None:
-    """``fn(predicted, requested)`` must return ``(overall, per_class)`` with per_class of length 10."""
+@checker("confusion matrix", "count, for each requested digit (a row), how often each digit was predicted "
+         "(a column), then divide each row by its total so that it sums to 1.")
+def check_confusion(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> None:
+    """``fn(predicted, requested)``: the 10 x 10 matrix of ``P(predicted = j | requested = i)``."""
     requested = torch.arange(100) % 10
     predicted = requested.clone()
-    predicted[:7] = (predicted[:7] + 1) % 10            # classes 0..6 each lose one of their 10
-    predicted[requested == 9] = 3                       # class 9 is never produced correctly
-    overall, per_class = fn(predicted.clone(), requested.clone())
-    assert abs(float(overall) - 0.83) < 1e-6, f"overall accuracy should be 0.83, got {float(overall):.3f}."
-    per_class = torch.as_tensor(per_class, dtype=torch.float32)
-    assert per_class.shape == (10,), f"per_class should have one entry per digit, got shape {tuple(per_class.shape)}."
-    expected = torch.tensor([0.9] * 7 + [1.0, 1.0, 0.0])
-    assert torch.allclose(per_class, expected), \
-        f"per-class accuracy should be {expected.tolist()}, got {[round(v, 2) for v in per_class.tolist()]}."
+    predicted[:7] = (predicted[:7] + 1) % 10            # requested 0..6 are once predicted as the next digit
+    predicted[requested == 9] = 3                       # requested 9 always comes out as a 3
+    out = torch.as_tensor(fn(predicted.clone(), requested.clone()), dtype=torch.float32)
+    assert out.shape == (10, 10), f"return a 10 x 10 matrix, got shape {tuple(out.shape)}."
+    expected = torch.zeros(10, 10)
+    for i, j in zip(requested.tolist(), predicted.tolist()):
+        expected[i, j] += 1
+    swapped = torch.nan_to_num(expected.T / expected.T.sum(1, keepdim=True))
+    expected /= expected.sum(1, keepdim=True)
+    if torch.allclose(torch.nan_to_num(out), swapped):
+        raise AssertionError("rows and columns are swapped: rows are the requested digits.")
+    assert torch.allclose(out.sum(1), torch.ones(10)), "each row should sum to 1 (divide by the row's count)."
+    _close(out, expected, "the matrix for 100 requests")
 
 
-@checker("projection discriminator", "the projection term is the dot product of each image's features h_i "
-         "with the embedding of its label, embedding[y_i]: (embedding[y] * h).sum(1).")
+@checker("soft-label projection", "the projection term is linear in the label's embedding, so the embedding of "
+         "a soft label is the average of the class embeddings weighted by its probabilities; then take the "
+         "inner product with each image's features.")
 def check_projection(fn: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]) -> None:
-    """``fn(h, embedding, y)`` must return ``<embedding[y_i], h_i>`` for each row ``i``."""
+    """``fn(h, embedding, p)`` must return ``sum_c p_ic <embedding[c], h_i>`` for each row ``i``."""
     g = torch.Generator().manual_seed(0)
     h, embedding = torch.randn(6, 5, generator=g), torch.randn(10, 5, generator=g)
-    y = torch.tensor([0, 3, 3, 9, 1, 7])
-    out = fn(h.clone(), embedding.clone(), y.clone())
-    _close(torch.as_tensor(out).reshape(-1), (embedding[y] * h).sum(1), "the projection for 6 images")
+    p = torch.softmax(torch.randn(6, 10, generator=g), -1)
+    expected = ((p @ embedding) * h).sum(1)
+    out = torch.as_tensor(fn(h.clone(), embedding.clone(), p.clone())).reshape(-1)
+    assert out.shape == (6,), f"return one number per image, got shape {tuple(out.shape)}."
+    hard = (embedding[p.argmax(1)] * h).sum(1)
+    assert not torch.allclose(out, hard, atol=1e-4), \
+        "that is the projection of the most probable label only: use every class, weighted by p."
+    _close(out, expected, "the projection for 6 images")
+    one_hot = torch.nn.functional.one_hot(torch.tensor([0, 3, 3, 9, 1, 7]), 10).float()
+    _close(torch.as_tensor(fn(h, embedding, one_hot)).reshape(-1), (embedding[[0, 3, 3, 9, 1, 7]] * h).sum(1),
+           "the projection for one-hot labels (it should equal the hard-label projection)")

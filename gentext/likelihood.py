@@ -20,27 +20,27 @@ from typing import Callable
 import torch
 
 
-def beta_binomial_log_prob(k: torch.Tensor, n: int, alpha: torch.Tensor, beta: torch.Tensor) -> torch.Tensor:
-    """``log p(k)`` for ``k ~ BetaBinomial(n, alpha, beta)``, elementwise.
+def beta_binomial_log_prob(k: torch.Tensor, n: int, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """``log p(k)`` for ``k ~ BetaBinomial(n, a, b)``, elementwise.
 
-    ``p(k) = C(n, k) B(k + alpha, n - k + beta) / B(alpha, beta)``: a binomial count whose
-    success probability is itself drawn from ``Beta(alpha, beta)``.
+    ``p(k) = C(n, k) B(k + a, n - k + b) / B(a, b)``: a binomial count whose success
+    probability is itself drawn from ``Beta(a, b)``.
     """
     if n < 1:
         raise ValueError(f"n must be a positive number of trials, got {n}")
-    k = k.to(alpha.dtype)
+    k = k.to(a.dtype)
     if (k < 0).any() or (k > n).any():
         raise ValueError(f"counts must lie in 0..{n}")
-    n_t = torch.as_tensor(float(n), dtype=alpha.dtype, device=alpha.device)
+    n_t = torch.as_tensor(float(n), dtype=a.dtype, device=a.device)
     log_choose = torch.lgamma(n_t + 1) - torch.lgamma(k + 1) - torch.lgamma(n_t - k + 1)
-    log_beta_ratio = (torch.lgamma(k + alpha) + torch.lgamma(n_t - k + beta) - torch.lgamma(n_t + alpha + beta)
-                      - torch.lgamma(alpha) - torch.lgamma(beta) + torch.lgamma(alpha + beta))
+    log_beta_ratio = (torch.lgamma(k + a) + torch.lgamma(n_t - k + b) - torch.lgamma(n_t + a + b)
+                      - torch.lgamma(a) - torch.lgamma(b) + torch.lgamma(a + b))
     return log_choose + log_beta_ratio
 
 
-def beta_binomial_sample(n: int, alpha: torch.Tensor, beta: torch.Tensor) -> torch.Tensor:
-    """Draw counts in ``0..n``: first ``p ~ Beta(alpha, beta)``, then ``k ~ Binomial(n, p)``."""
-    p = torch.distributions.Beta(alpha, beta).sample()
+def beta_binomial_sample(n: int, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Draw counts in ``0..n``: first ``p ~ Beta(a, b)``, then ``k ~ Binomial(n, p)``."""
+    p = torch.distributions.Beta(a, b).sample()
     return torch.distributions.Binomial(n, probs=p).sample().long()
 
 

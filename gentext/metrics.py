@@ -13,6 +13,8 @@ sets of *real* digits, so that "how far from real" has a yardstick.
 
 from __future__ import annotations
 
+import hashlib
+import inspect
 import math
 import os
 import time
@@ -26,7 +28,6 @@ from torch.nn import functional as F
 from .data import IMAGE_DATASETS, load_images
 from .train import load_checkpoint, save_checkpoint
 
-CLASSIFIER_VERSION = 1
 LN2 = math.log(2.0)
 
 
@@ -120,16 +121,48 @@ def train_digit_classifier(dataset: str = "digits", *, epochs: int = 20, seed: i
     return model
 
 
+def classifier_key(dataset: str) -> str:
+    """A hash of everything that builds the classifier: its code, its data and torch's version.
+
+    The cache file is named by it, so editing the architecture or the training recipe, or a
+    change in the training data, trains a new classifier instead of loading a stale one.
+    """
+    x, y = load_images(dataset, "train", levels=True)
+    h = hashlib.sha256()
+    for obj in (DigitClassifier, _shift, train_digit_classifier):
+        h.update(inspect.getsource(obj).encode())
+    h.update(x.numpy().tobytes())
+    h.update(y.numpy().tobytes())
+    h.update(torch.__version__.split("+")[0].encode())
+    return h.hexdigest()[:16]
+
+
+def classifier_cache_path(dataset: str) -> Path:
+    """Where the trained classifier for ``dataset`` is cached (under :func:`cache_dir`)."""
+    return cache_dir() / f"classifier-{dataset}-{classifier_key(dataset)}.pt"
+
+
 def digit_classifier(dataset: str = "digits") -> DigitClassifier:
-    """The book's feature classifier for ``dataset``: from memory, from the disk cache, or trained."""
+    """The book's feature classifier for ``dataset``: from memory, from the disk cache, or trained.
+
+    A cache file that cannot be read (truncated, or from an incompatible torch) is replaced
+    by a freshly trained classifier, with one printed line saying so.
+    """
     if dataset not in IMAGE_DATASETS:
         raise ValueError(f"unknown dataset {dataset!r}; valid datasets are: {', '.join(IMAGE_DATASETS)}")
     if dataset in _CLASSIFIERS:
         return _CLASSIFIERS[dataset]
-    path = cache_dir() / f"classifier-{dataset}-v{CLASSIFIER_VERSION}-torch{torch.__version__.split('+')[0]}.pt"
+    path = classifier_cache_path(dataset)
     model = DigitClassifier()
+    loaded = False
     if path.exists():
-        model.load_state_dict(load_checkpoint(path))
+        try:
+            model.load_state_dict(load_checkpoint(path))
+            loaded = True
+        except Exception as err:  # unreadable or incompatible: train anew
+            print(f"note: the cached {dataset} classifier {path.name} could not be read "
+                  f"({type(err).__name__}); training it again")
+    if loaded:
         model.eval()
     else:
         with torch.enable_grad():  # callers may be inside torch.no_grad()
@@ -209,41 +242,82 @@ def frechet_distance(a: torch.Tensor | np.ndarray, b: torch.Tensor | np.ndarray)
     return float(max(fd, 0.0))
 
 
-def sample_quality(samples: torch.Tensor, dataset: str = "digits") -> dict[str, float]:
-    """Score generated images against the test split with the book's classifier.
+def two_sample_accuracy(a: torch.Tensor, b: torch.Tensor, *, folds: int = 5, seed: int = 0) -> float:
+    """Cross-validated accuracy of a linear classifier telling images ``a`` from images ``b``.
 
-    The yardstick is the validation split: real digits that neither the classifier nor
-    any model trained on, exactly like new samples. With ``n = len(val)`` (350 for
-    digits), samples are scored in chunks of ``n`` (up to four, averaged) so that samples
-    and yardstick are compared at the same set size. The samples are shuffled with a fixed
-    permutation first, so every chunk is a random subset: samples sorted by class score
-    like shuffled ones, up to sampling noise. Returns:
+    A classifier two-sample test (Lopez-Paz and Oquab, 2017): logistic regression on the
+    standardised pixels, ``folds``-fold cross-validated on two equally large sets. 0.5
+    means it cannot tell the sets apart; 1 means it always can.
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
 
-    * ``fd``: Frechet distance of the samples to the test split;
-    * ``fd_real``: the same for the ``n`` real validation images (the yardstick);
-    * ``fd_ratio``: ``fd / fd_real`` (1 means as close to the test digits as real digits are);
-    * ``confidence`` / ``confidence_real``: the classifier's mean top probability;
-    * ``class_min_share`` / ``class_max_share``: the rarest and commonest predicted class's share.
+    n = min(len(a), len(b))
+    if n < 2 * folds:
+        raise ValueError(f"a two-sample test with {folds} folds needs at least {2 * folds} images per set")
+    features = np.r_[a[:n].flatten(1).double().numpy(), b[:n].flatten(1).double().numpy()]
+    labels = np.r_[np.zeros(n), np.ones(n)]
+    model = make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=5000))
+    split = StratifiedKFold(folds, shuffle=True, random_state=seed)
+    return float(cross_val_score(model, features, labels, cv=split).mean())
+
+
+def sample_quality(samples: torch.Tensor, dataset: str = "digits", *, repeats: int = 5) -> dict[str, float]:
+    """Score generated images against held-out real digits, each number with its spread.
+
+    Real digits that no model trained on are the yardstick: the validation split (350
+    digits for ``digits``), compared with the test split exactly as the samples are. All
+    set sizes are ``n = len(val)``. Each of ``repeats`` rounds draws ``n`` samples at random
+    (a fixed seed, so reruns agree) and ``n`` test digits, and measures:
+
+    * ``fd``: the Frechet distance (below) of the samples to the whole test split, in the
+      classifier's features; ``fd_real`` the same for the validation digits, and
+      ``fd_ratio = fd / fd_real`` (1: as close to the test digits as real digits are);
+    * ``c2st``: a classifier two-sample test, :func:`two_sample_accuracy` of samples
+      against the round's test digits (0.5: a linear classifier cannot tell them apart);
+      ``c2st_real`` the same for the validation digits against the test digits (real
+      digits of other writers are not exactly 0.5 either).
+
+    Each ``*_std`` is the standard deviation over the rounds: differences smaller than
+    about two of them are noise at this sample size, not a win. Also returned:
+    ``confidence`` / ``confidence_real`` (the classifier's mean top probability on all
+    samples / the validation digits) and ``class_min_share`` / ``class_max_share`` (the
+    rarest and commonest predicted class's share among the samples).
     """
     samples = _check_images(samples, dataset, "samples")
     test, _ = load_images(dataset, "test")
     real, _ = load_images(dataset, "val")
-    n = min(len(samples), len(real))
-    if n < 100:
+    n = len(real)
+    if len(samples) < 100:
         raise ValueError(f"sample_quality needs at least 100 samples, got {len(samples)}")
-    samples = samples[torch.randperm(len(samples), generator=torch.Generator().manual_seed(0))]
-    chunks = min(len(samples) // n, 4)
+    n = min(n, len(samples))
+    rng = torch.Generator().manual_seed(0)
     f_test = classifier_features(test, dataset)
-    fd = float(np.mean([frechet_distance(classifier_features(samples[i * n:(i + 1) * n], dataset), f_test)
-                        for i in range(chunks)]))
-    fd_real = frechet_distance(classifier_features(real[:n], dataset), f_test)
-    labels, probs = classify_digits(samples[:chunks * n], dataset)
-    _, probs_real = classify_digits(real[:n], dataset)
+    f_real = classifier_features(real[:n], dataset)
+    fd_real = frechet_distance(f_real, f_test)
+    fds, c2st, c2st_real = [], [], []
+    for r in range(repeats):
+        pick = torch.randperm(len(samples), generator=rng)[:n]
+        test_pick = torch.randperm(len(test), generator=rng)[:n]
+        fds.append(frechet_distance(classifier_features(samples[pick], dataset), f_test))
+        c2st.append(two_sample_accuracy(samples[pick], test[test_pick], seed=r))
+        c2st_real.append(two_sample_accuracy(real[:n], test[test_pick], seed=r))
+    labels, probs = classify_digits(samples, dataset)
+    _, probs_real = classify_digits(real, dataset)
     shares = torch.bincount(labels, minlength=10).float() / len(labels)
+    fd = float(np.mean(fds))
     return {
         "fd": fd,
+        "fd_std": float(np.std(fds)),
         "fd_real": fd_real,
         "fd_ratio": fd / fd_real,
+        "fd_ratio_std": float(np.std(fds)) / fd_real,
+        "c2st": float(np.mean(c2st)),
+        "c2st_std": float(np.std(c2st)),
+        "c2st_real": float(np.mean(c2st_real)),
+        "c2st_real_std": float(np.std(c2st_real)),
         "confidence": float(probs.max(-1).values.mean()),
         "confidence_real": float(probs_real.max(-1).values.mean()),
         "class_min_share": float(shares.min()),

@@ -21,9 +21,7 @@ PALETTE = ["#332288", "#88CCEE", "#44AA99", "#117733", "#999933",
 IMAGE_CMAP = "gray_r"
 
 
-def use_style() -> None:
-    """Apply the book's matplotlib style (called when gentext is imported)."""
-    mpl.rcParams.update({
+STYLE = {
         "figure.dpi": 100,
         "savefig.dpi": 150,
         "figure.figsize": (6.0, 4.0),
@@ -36,7 +34,12 @@ def use_style() -> None:
         "axes.titlesize": 11,
         "legend.frameon": False,
         "image.cmap": IMAGE_CMAP,
-    })
+}
+
+
+def use_style() -> None:
+    """Apply the book's matplotlib style (:func:`gentext.setup` calls it; importing gentext does not)."""
+    mpl.rcParams.update(STYLE)
 
 
 def _numpy_images(x: torch.Tensor | np.ndarray) -> np.ndarray:

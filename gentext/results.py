@@ -8,7 +8,9 @@ Every chapter ends with one :func:`save_results` call. It writes, under
 * ``<chapter>/samples.npz``: at least 800 final samples, ``N x 1 x H x W`` float32 in
   ``[0, 1]``, and for conditional models the requested labels beside them.
 
-Both are written atomically, like checkpoints, so a reader never sees half a result.
+Both are written atomically, like checkpoints, so a reader never sees half a result; the
+samples first and the metrics last, so a metrics file always has its samples beside it.
+The metrics record the profile that produced them.
 """
 
 from __future__ import annotations
@@ -21,6 +23,9 @@ from typing import Any
 
 import numpy as np
 import torch
+
+from .env import PROFILES, active_profile
+from .files import atomic_write, atomic_write_text
 
 REQUIRED_METRICS = ("train_seconds", "n_params", "sample_seconds")
 MIN_SAMPLES = 800
@@ -41,9 +46,16 @@ def results_dir() -> Path:
     return Path(env) if env else repo_root() / "results"
 
 
-def checkpoint_path(chapter: str, name: str) -> Path:
-    """Where a chapter keeps the checkpoint of one of its models."""
-    return results_dir() / chapter / "checkpoints" / f"{name}.pt"
+def checkpoint_path(chapter: str, name: str, profile: str | None = None) -> Path:
+    """Where a chapter keeps the checkpoint of one of its models, one folder per profile.
+
+    ``profile`` defaults to the one :func:`gentext.setup` chose, so quick and full runs
+    never share (or overwrite) a checkpoint.
+    """
+    profile = profile or active_profile()
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}; expected one of {', '.join(PROFILES)}")
+    return results_dir() / chapter / "checkpoints" / profile / f"{name}.pt"
 
 
 def _clean_metric(key: str, value: Any) -> Any:
@@ -72,6 +84,7 @@ def save_results(chapter: str, metrics: dict[str, Any], samples: torch.Tensor | 
     if missing:
         raise ValueError(f"metrics lack {missing}; every chapter reports {list(REQUIRED_METRICS)}")
     clean = {str(k): _clean_metric(str(k), v) for k, v in metrics.items()}
+    clean.setdefault("profile", active_profile())
     x = samples.detach().cpu().numpy() if isinstance(samples, torch.Tensor) else np.asarray(samples)
     if x.ndim != 4 or x.shape[1] != 1:
         raise ValueError(f"samples must have shape N x 1 x H x W, got {x.shape}")
@@ -86,13 +99,8 @@ def save_results(chapter: str, metrics: dict[str, Any], samples: torch.Tensor | 
             raise ValueError(f"labels must have shape ({len(x)},) to match the samples, got {y.shape}")
         arrays["labels"] = y.astype(np.int64)
     folder = results_dir() / chapter
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / "metrics.json.tmp"
-    tmp.write_text(json.dumps(clean, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, folder / "metrics.json")
-    tmp = folder / "samples.tmp.npz"
-    np.savez_compressed(tmp, **arrays)
-    os.replace(tmp, folder / "samples.npz")
+    atomic_write(folder / "samples.npz", lambda fh: np.savez_compressed(fh, **arrays))
+    atomic_write_text(folder / "metrics.json", json.dumps(clean, indent=2, sort_keys=True) + "\n")
     return folder
 
 

@@ -12,21 +12,29 @@ Why checkpoints look the way they do:
   of every random number generator the loop draws from, so a resumed run continues
   exactly where the interrupted one stopped and ends with the same weights;
 * they hold only tensors and plain Python values, so they load with
-  ``torch.load(..., weights_only=True)``, which cannot run code hidden in a file.
+  ``torch.load(..., weights_only=True)``, which cannot run code hidden in a file;
+* they carry a fingerprint of everything that determines the run (model, optimiser,
+  training arguments and the chapter's settings): a reader who changes a setting and
+  reruns a cell gets a new run, with one printed line saying why the old one was not
+  resumed, never a silently reused one.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import os
 import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Mapping
 
 import torch
 from torch import nn
+
+from .files import atomic_write
 
 LossFn = Callable[[nn.Module, Any], torch.Tensor]
 
@@ -79,19 +87,12 @@ class History:
 
 
 def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> None:
-    """Write ``state`` with ``torch.save`` to a temporary file, then rename it over ``path``.
+    """Write ``state`` with ``torch.save`` atomically (see :func:`gentext.files.atomic_write`).
 
-    ``os.replace`` is atomic on POSIX and Windows: a reader sees the old file or the new
-    one, never a torn one, even if the process dies in the middle of the write.
+    A crash in the middle of the write leaves the previous checkpoint intact and no
+    temporary file behind.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as fh:
-        torch.save(state, fh)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    atomic_write(path, lambda fh: torch.save(state, fh))
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
@@ -99,11 +100,122 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     return torch.load(Path(path), map_location="cpu", weights_only=True)
 
 
-def _fingerprint(model: nn.Module, optimizer: torch.optim.Optimizer) -> str:
-    """A description of the model and optimiser, so a checkpoint of another model is not resumed."""
-    groups = [{k: v for k, v in g.items() if k != "params" and isinstance(v, (int, float, str, bool))}
-              for g in optimizer.param_groups]
-    return f"{model!r}|{type(optimizer).__name__}|{groups!r}"
+# ------------------------------------------------------------------ fingerprints
+
+def describe(obj: Any) -> Any:
+    """A plain, comparable description of what determines a training run.
+
+    Modules are described by their class, their ``repr``, every plain attribute of every
+    submodule (so a setting such as ``noise_std`` counts even though ``repr`` omits it) and
+    the names, shapes and dtypes of their parameters and buffers. Optimisers by their class
+    and every hyperparameter of every parameter group (tuples such as Adam's ``betas``
+    included). Tensors by shape, dtype and a hash of their values, so a change of data is
+    noticed. Mappings and sequences element by element; anything else by ``repr``.
+    """
+    if isinstance(obj, nn.Module):
+        parts = {"class": type(obj).__qualname__, "repr": repr(obj), "attributes": {}}
+        for name, module in obj.named_modules():
+            plain = {k: describe(v) for k, v in vars(module).items()
+                     if not k.startswith("_") and k != "training" and _is_plain(v)}
+            if plain:
+                parts["attributes"][name or "."] = plain
+        parts["tensors"] = {k: [list(v.shape), str(v.dtype)] for k, v in obj.state_dict().items()}
+        return parts
+    if isinstance(obj, torch.optim.Optimizer):
+        return {"class": type(obj).__qualname__,
+                "groups": [{**{k: describe(v) for k, v in sorted(g.items()) if k != "params"},
+                            "n_params": len(g["params"])} for g in obj.param_groups]}
+    if isinstance(obj, torch.Tensor):
+        data = obj.detach().cpu().contiguous()
+        digest = hashlib.sha256(data.view(torch.uint8).numpy().tobytes() if data.numel() else b"").hexdigest()
+        return {"tensor": list(data.shape), "dtype": str(data.dtype), "sha256": digest[:16]}
+    if isinstance(obj, Mapping):
+        return {str(k): describe(v) for k, v in sorted(obj.items(), key=lambda kv: str(kv[0]))}
+    if isinstance(obj, (list, tuple)):
+        return [describe(v) for v in obj]
+    if isinstance(obj, (bool, int, float, str)) or obj is None:
+        return obj
+    if callable(obj):
+        return getattr(obj, "__qualname__", type(obj).__qualname__)
+    return repr(obj)
+
+
+def _is_plain(value: Any) -> bool:
+    if isinstance(value, (bool, int, float, str)) or value is None:
+        return True
+    if isinstance(value, (list, tuple)):
+        return all(_is_plain(v) for v in value)
+    return False
+
+
+def fingerprint(**parts: Any) -> dict[str, str]:
+    """One short hash per named part (``model=..., optimizer=..., settings=...``).
+
+    A checkpoint stores its fingerprint; a run resumes from it only when every part
+    matches, and otherwise :func:`stale_parts` names what changed.
+    """
+    return {name: hashlib.sha256(json.dumps(describe(value), sort_keys=True, default=str).encode())
+            .hexdigest()[:16] for name, value in parts.items()}
+
+
+def stale_parts(stored: Any, current: dict[str, str]) -> list[str]:
+    """The parts of ``current`` that ``stored`` (a checkpoint's fingerprint) does not match."""
+    if not isinstance(stored, dict):
+        return ["format (written by an older gentext)"]
+    return [name for name, value in current.items() if stored.get(name) != value]
+
+
+def open_checkpoint(path: Path | None, current: dict[str, str], desc: str,
+                    verbose: bool) -> dict[str, Any] | None:
+    """The checkpoint at ``path`` if it can be resumed, else ``None`` and one line saying why."""
+    if path is None or not path.exists():
+        return None
+    try:
+        state = load_checkpoint(path)
+    except Exception as err:  # a truncated or foreign file: start over, never crash
+        if verbose:
+            print(f"note: {desc}: {path.name} could not be read ({type(err).__name__}); training from scratch")
+        return None
+    changed = stale_parts(state.get("fingerprint"), current)
+    if changed:
+        if verbose:
+            print(f"note: {desc}: not resuming {path.name}, it was made with other settings "
+                  f"({', '.join(changed)} changed); training from scratch")
+        return None
+    return state
+
+
+# ------------------------------------------------------------------ random states
+
+def rng_state() -> dict[str, Any]:
+    """The state of every random number generator that training draws from.
+
+    PyTorch keeps one generator for the CPU and one per CUDA device (and one for MPS);
+    noise drawn on a GPU comes from the GPU's generator. Saving all of them is what lets
+    a resumed run equal an uninterrupted one on any device.
+    """
+    state: dict[str, Any] = {"cpu": torch.get_rng_state(), "cuda": [], "mps": None}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    mps = getattr(torch, "mps", None)
+    backend = getattr(torch.backends, "mps", None)
+    if mps is not None and backend is not None and backend.is_available():
+        state["mps"] = mps.get_rng_state()
+    return state
+
+
+def set_rng_state(state: dict[str, Any] | torch.Tensor) -> None:
+    """Restore what :func:`rng_state` saved (the accelerators' states where present here)."""
+    if isinstance(state, torch.Tensor):  # checkpoints of older gentext kept the CPU state alone
+        torch.set_rng_state(state)
+        return
+    torch.set_rng_state(state["cpu"])
+    cuda = state.get("cuda") or []
+    if cuda and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(cuda)
+    if state.get("mps") is not None and getattr(torch.backends, "mps", None) is not None \
+            and torch.backends.mps.is_available():
+        torch.mps.set_rng_state(state["mps"])
 
 
 def _mean_loss(model: nn.Module, loss_fn: LossFn, loader: Iterable, device: torch.device) -> float:
@@ -145,15 +257,25 @@ def fit(model: nn.Module, loss_fn: LossFn, train_loader: Iterable, *,
         grad_clip: float | None = None,
         desc: str = "train",
         verbose: bool = True,
-        after_step: Callable[[nn.Module], None] | None = None) -> History:
+        after_step: Callable[[nn.Module], None] | None = None,
+        config: Mapping[str, Any] | None = None) -> History:
     """Train ``model`` by minimising ``loss_fn(model, batch)`` over ``train_loader``.
 
     * ``val_loader``: after every epoch the mean validation loss is computed; the best
       weights are kept and restored at the end.
     * ``patience``: stop when the validation loss has not improved for that many epochs.
     * ``checkpoint``: a file path. After every epoch the full training state is written
-      there atomically; if the file exists when ``fit`` starts (and was made by the same
-      model and optimiser), training resumes from it, and a finished run returns at once.
+      there atomically. If the file exists when ``fit`` starts, training resumes from it
+      (a finished run returns at once), but only if it was made by the same run: the same
+      model (architecture and attributes), optimiser and hyperparameters, ``epochs``,
+      ``patience``, ``grad_clip``, batch size and ``config``. Otherwise one printed line
+      names what changed and training starts from scratch.
+    * ``config``: the chapter's settings (its profile table), so that changing any of them
+      and rerunning the cell trains anew instead of returning the old run.
+    * ``device``: where the model and every batch live (default: where the model is).
+      A resumed run repeats an uninterrupted one exactly on the same kind of device
+      (the CPU's and the accelerator's random states are saved; on a GPU, equality is up to
+      nondeterministic kernels unless ``torch.use_deterministic_algorithms`` is on).
     * A loss that is NaN or infinite stops training with a :class:`FloatingPointError`;
       the checkpoint on disk still holds the last good epoch.
 
@@ -173,25 +295,27 @@ def fit(model: nn.Module, loss_fn: LossFn, train_loader: Iterable, *,
     best_state: dict[str, torch.Tensor] | None = None
     bad_epochs = 0
     path = Path(checkpoint) if checkpoint is not None else None
-    fingerprint = _fingerprint(model, optimizer)
+    dataset = getattr(train_loader, "dataset", None)
+    stamp = fingerprint(
+        model=model, optimizer=optimizer,
+        training={"epochs": epochs, "patience": patience, "grad_clip": grad_clip,
+                  "batch_size": getattr(train_loader, "batch_size", None),
+                  "examples": len(dataset) if dataset is not None and hasattr(dataset, "__len__") else None},
+        settings=dict(config or {}))
 
-    if path is not None and path.exists():
-        state = load_checkpoint(path)
-        if state.get("fingerprint") != fingerprint:
-            if verbose:
-                print(f"note: {path} was made by a different model or optimiser; training from scratch")
-        else:
-            model.load_state_dict(state["model"])
-            optimizer.load_state_dict(state["optimizer"])
-            history = History(**state["history"])
-            best_state = state["best_model"]
-            bad_epochs = state["bad_epochs"]
-            torch.set_rng_state(state["rng"])
-            if generator is not None and state.get("loader_rng") is not None:
-                generator.set_state(state["loader_rng"])
-            if verbose:
-                done = "finished" if history.finished else "interrupted"
-                print(f"resuming {desc} from {path.name}: {history.epochs} epochs done ({done})")
+    state = open_checkpoint(path, stamp, desc, verbose)
+    if state is not None:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        history = History(**state["history"])
+        best_state = state["best_model"]
+        bad_epochs = state["bad_epochs"]
+        set_rng_state(state["rng"])
+        if generator is not None and state.get("loader_rng") is not None:
+            generator.set_state(state["loader_rng"])
+        if verbose:
+            done = "finished" if history.finished else "interrupted"
+            print(f"resuming {desc} from {path.name}: {history.epochs} epochs done ({done})")
 
     def finish() -> History:
         if best_state is not None:
@@ -244,13 +368,13 @@ def fit(model: nn.Module, loss_fn: LossFn, train_loader: Iterable, *,
             history.finished = history.stopped_early or epoch + 1 == epochs
             if path is not None:
                 save_checkpoint(path, {
-                    "fingerprint": fingerprint,
+                    "fingerprint": stamp,
                     "model": model.state_dict(),
                     "optimizer": optimizer.state_dict(),
                     "history": asdict(history),
                     "best_model": best_state,
                     "bad_epochs": bad_epochs,
-                    "rng": torch.get_rng_state(),
+                    "rng": rng_state(),
                     "loader_rng": generator.get_state() if generator is not None else None,
                 })
             bar.set_postfix(postfix, refresh=False)

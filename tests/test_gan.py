@@ -95,3 +95,39 @@ def test_bad_arguments():
         gan.train_gan(G, D, DATA[:10], z_dim=2, epochs=1, batch_size=64, verbose=False)
     with pytest.raises(ValueError, match="same length"):
         gan.train_gan(G, D, DATA, labels=torch.zeros(3), z_dim=2, epochs=1, verbose=False)
+
+
+@pytest.mark.parametrize("device", ["cpu"] + (["cuda"] if torch.cuda.is_available() else []))
+def test_train_gan_uses_the_requested_device(device):
+    G, D = _toy()
+    G.append(nn.BatchNorm1d(2))  # buffers move too
+    seen = []
+    forward = D.forward
+    D.forward = lambda x: (seen.append(x.device.type), forward(x))[1]
+    run = gan.train_gan(G, D, DATA, z_dim=2, epochs=1, batch_size=64, device=device, verbose=False)
+    for module in (run.generator, G, D):
+        tensors = list(module.parameters()) + list(module.buffers())
+        assert all(t.device.type == device for t in tensors)
+    assert seen and set(seen) == {device}
+
+
+@pytest.mark.parametrize("change", [dict(lr=2e-3), dict(betas=(0.5, 0.999)), dict(r1_gamma=0.5),
+                                    dict(epochs=3), dict(config={"toy_noise": 0.02})])
+def test_gan_checkpoint_with_other_settings_is_not_resumed(tmp_path, capsys, change):
+    path = tmp_path / "gan.pt"
+    args = dict(z_dim=2, epochs=2, batch_size=64, checkpoint=path, config={"toy_noise": 0.01})
+    gan.train_gan(*_toy(), DATA, **args)
+    capsys.readouterr()
+    run = gan.train_gan(*_toy(), DATA, **{**args, **change})
+    out = capsys.readouterr().out
+    assert "not resuming gan.pt" in out and "training from scratch" in out and "resuming GAN" not in out
+    assert run.history.epochs == change.get("epochs", 2)
+    gan.train_gan(*_toy(), DATA, **{**args, **change})
+    assert "resuming GAN from gan.pt" in capsys.readouterr().out
+
+
+def test_gan_checkpoint_of_other_data_is_not_resumed(tmp_path, capsys):
+    path = tmp_path / "gan.pt"
+    gan.train_gan(*_toy(), DATA, z_dim=2, epochs=1, batch_size=64, checkpoint=path, verbose=False)
+    gan.train_gan(*_toy(), DATA * 2, z_dim=2, epochs=1, batch_size=64, checkpoint=path)
+    assert "data changed" in capsys.readouterr().out

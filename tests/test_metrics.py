@@ -29,6 +29,20 @@ def test_frechet_distance_of_known_gaussians():
         metrics.frechet_distance(a, a[:, :2])
 
 
+def test_frechet_distance_with_covariances_that_do_not_commute():
+    from scipy.linalg import sqrtm
+
+    rng = np.random.default_rng(1)
+    a = rng.standard_normal((4000, 4)) @ rng.standard_normal((4, 4))
+    b = rng.standard_normal((4000, 4)) @ rng.standard_normal((4, 4)) + 0.5
+    ca, cb = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    assert not np.allclose(ca @ cb, cb @ ca)  # the case a formula for commuting matrices gets wrong
+    expected = np.sum((a.mean(0) - b.mean(0)) ** 2) + np.trace(ca + cb - 2 * sqrtm(ca @ cb).real)
+    assert metrics.frechet_distance(a, b) == pytest.approx(expected, rel=1e-6)
+    wrong = np.sum((a.mean(0) - b.mean(0)) ** 2) + np.sum((np.sqrt(np.diag(ca)) - np.sqrt(np.diag(cb))) ** 2)
+    assert abs(metrics.frechet_distance(a, b) - wrong) > 0.1
+
+
 def test_classifier_trains_under_no_grad_on_a_cold_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("GENTEXT_CACHE", str(tmp_path))
     monkeypatch.setattr(metrics, "_CLASSIFIERS", {})
@@ -49,6 +63,48 @@ def test_sample_quality_tells_real_from_noise():
     noise = metrics.sample_quality(torch.rand(800, 1, 8, 8, generator=torch.Generator().manual_seed(0)))
     assert real["fd_ratio"] < 1.5 and real["class_min_share"] > 0.05
     assert noise["fd_ratio"] > 5 and noise["confidence"] < real["confidence"]
+    # The two-sample test: real digits are hard to tell from the test digits, noise trivial.
+    assert 0.5 <= real["c2st"] < 0.8 and noise["c2st"] > 0.98
+    assert abs(real["c2st"] - real["c2st_real"]) < 0.1
+    for q in (real, noise):
+        assert q["fd_std"] >= 0 and q["c2st_std"] >= 0 and q["fd_ratio_std"] == pytest.approx(q["fd_std"] / q["fd_real"])
+
+
+def test_two_sample_test_sees_what_the_frechet_distance_misses():
+    # Real training digits whose blank background is filled with faint ink: the classifier's
+    # features barely change, but a linear classifier on the pixels tells them apart.
+    train, _ = gt.data.load_images("digits", "train")
+    faint = train.clamp(min=0.02)
+    assert metrics.two_sample_accuracy(faint[:300], train[300:600]) > 0.9
+    assert metrics.two_sample_accuracy(train[:300], train[300:600]) < 0.75
+    with pytest.raises(ValueError, match="at least 10"):
+        metrics.two_sample_accuracy(train[:4], train[4:8])
+
+
+def test_classifier_cache_is_keyed_on_code_and_data(tmp_path, monkeypatch):
+    monkeypatch.setenv("GENTEXT_CACHE", str(tmp_path))
+    key = metrics.classifier_key("digits")
+    assert metrics.classifier_cache_path("digits") == tmp_path / f"classifier-digits-{key}.pt"
+    real_source = metrics.inspect.getsource
+    monkeypatch.setattr(metrics.inspect, "getsource",
+                        lambda obj: real_source(obj) + ("# edited" if obj is metrics._shift else ""))
+    assert metrics.classifier_key("digits") != key  # an edit of the training code
+    monkeypatch.undo()
+    monkeypatch.setenv("GENTEXT_CACHE", str(tmp_path))
+    real_load = metrics.load_images
+    monkeypatch.setattr(metrics, "load_images", lambda *a, **k: tuple(t.flip(0) for t in real_load(*a, **k)))
+    assert metrics.classifier_key("digits") != key  # other training data
+
+
+def test_unreadable_cached_classifier_is_trained_again(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("GENTEXT_CACHE", str(tmp_path))
+    monkeypatch.setattr(metrics, "_CLASSIFIERS", {})
+    path = metrics.classifier_cache_path("digits")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"truncated")
+    model = metrics.digit_classifier("digits")
+    assert "could not be read" in capsys.readouterr().out
+    assert isinstance(gt.load_checkpoint(path), dict) and not model.training
 
 
 def test_sample_quality_rejects_bad_input():

@@ -67,4 +67,15 @@ def test_default_results_dir_is_at_the_repository_root(monkeypatch, root):
     monkeypatch.delenv("GENTEXT_RESULTS")
     monkeypatch.chdir(root / "notebooks")
     assert gt.results_dir() == root / "results"
-    assert gt.checkpoint_path("01_autoencoder", "AE-2") == root / "results" / "01_autoencoder" / "checkpoints" / "AE-2.pt"
+    folder = root / "results" / "01_autoencoder" / "checkpoints"
+    assert gt.checkpoint_path("01_autoencoder", "AE-2", "quick") == folder / "quick" / "AE-2.pt"
+    # Quick and full runs never share a checkpoint.
+    assert gt.checkpoint_path("01_autoencoder", "AE-2", "full") == folder / "full" / "AE-2.pt"
+    gt.setup(seed=0, profile="full", verbose=False, style=False)
+    try:
+        assert gt.checkpoint_path("01_autoencoder", "AE-2") == folder / "full" / "AE-2.pt"
+    finally:
+        gt.setup(seed=0, profile="quick", verbose=False, style=False)
+    assert gt.checkpoint_path("01_autoencoder", "AE-2") == folder / "quick" / "AE-2.pt"
+    with pytest.raises(ValueError, match="unknown profile"):
+        gt.checkpoint_path("01_autoencoder", "AE-2", "huge")

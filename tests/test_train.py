@@ -105,7 +105,7 @@ def test_checkpoint_of_another_model_is_not_resumed(tmp_path, capsys):
     gt.fit(model, mse, loader, epochs=2, checkpoint=path, verbose=False)
     wider = nn.Sequential(nn.Linear(4, 32), nn.ReLU(), nn.Linear(32, 1))
     h = gt.fit(wider, mse, loader, epochs=2, checkpoint=path)
-    assert "different model" in capsys.readouterr().out
+    assert "other settings (model changed)" in capsys.readouterr().out
     assert h.epochs == 2
 
 
@@ -150,3 +150,99 @@ def test_fit_argument_errors():
 
 def test_count_parameters():
     assert gt.count_parameters(nn.Linear(3, 2)) == 8
+
+
+# ------------------------------------------------------------ stale checkpoints
+
+class Noisy(nn.Module):
+    """A model with a setting that its repr does not show."""
+
+    def __init__(self, noise_std=0.0):
+        super().__init__()
+        self.noise_std = noise_std
+        self.net = nn.Linear(4, 1)
+
+    def forward(self, x):
+        return self.net(x + self.noise_std * torch.randn_like(x))
+
+
+def _run(path, capsys, *, model=None, epochs=2, optimizer=None, config=None):
+    _, loader, _ = _problem()
+    model = model or Noisy()
+    h = gt.fit(model, mse, loader, epochs=epochs, checkpoint=path, config=config,
+               optimizer=optimizer(model) if optimizer else None)
+    return h, capsys.readouterr().out
+
+
+@pytest.mark.parametrize("change, part", [
+    (dict(model=Noisy(noise_std=0.3)), "model"),
+    (dict(epochs=3), "training"),
+    (dict(optimizer=lambda m: torch.optim.Adam(m.parameters(), lr=1e-2)), "optimizer"),
+    (dict(optimizer=lambda m: torch.optim.Adam(m.parameters(), lr=1e-3, betas=(0.5, 0.999))), "optimizer"),
+    (dict(config={"dataset": "digits", "hidden": 512}), "settings"),
+])
+def test_changing_one_setting_starts_fresh(tmp_path, capsys, change, part):
+    path = tmp_path / "run.pt"
+    _run(path, capsys, config={"dataset": "digits", "hidden": 256})
+    h, out = _run(path, capsys, **{"config": {"dataset": "digits", "hidden": 256}, **change})
+    assert "resuming train from" not in out
+    assert "not resuming run.pt" in out and f"{part} changed" in out and out.count("note:") == 1, out
+    assert h.epochs == change.get("epochs", 2)
+
+
+def test_same_settings_resume(tmp_path, capsys):
+    path = tmp_path / "run.pt"
+    _run(path, capsys, config={"lr": 1e-3, "betas": (0.0, 0.99)})
+    _, out = _run(path, capsys, config={"lr": 1e-3, "betas": (0.0, 0.99)})
+    assert "resuming train from run.pt: 2 epochs done (finished)" in out
+
+
+def test_unreadable_checkpoint_trains_again(tmp_path, capsys):
+    path = tmp_path / "run.pt"
+    path.write_bytes(b"not a checkpoint")
+    h, out = _run(path, capsys)
+    assert "could not be read" in out and h.epochs == 2
+    assert gt.load_checkpoint(path)["history"]["finished"]
+
+
+def test_fingerprint_sees_tuples_attributes_and_data():
+    from gentext.train import fingerprint
+
+    base = fingerprint(settings={"betas": (0.0, 0.99)}, data=torch.zeros(3))
+    assert fingerprint(settings={"betas": (0.0, 0.99)}, data=torch.zeros(3)) == base
+    assert fingerprint(settings={"betas": (0.5, 0.99)}, data=torch.zeros(3))["settings"] != base["settings"]
+    assert fingerprint(settings={"betas": (0.0, 0.99)}, data=torch.ones(3))["data"] != base["data"]
+    assert fingerprint(model=Noisy(0.1))["model"] != fingerprint(model=Noisy(0.2))["model"]
+
+
+# ------------------------------------------------------------ devices
+
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else []) + \
+    (["mps"] if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available() else [])
+
+
+def _on(module, device):
+    tensors = list(module.parameters()) + list(module.buffers())
+    return tensors and all(t.device.type == torch.device(device).type for t in tensors)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_fit_trains_on_the_requested_device(device, tmp_path):
+    model, loader, val = _problem()
+    model.append(nn.BatchNorm1d(1))  # a buffer must move too
+    gt.fit(model, mse, loader, val_loader=val, epochs=2, device=device, checkpoint=tmp_path / "d.pt",
+           verbose=False)
+    assert _on(model, device)
+    state = gt.load_checkpoint(tmp_path / "d.pt")
+    assert set(state["rng"]) == {"cpu", "cuda", "mps"}
+    if device == "cuda":
+        assert len(state["rng"]["cuda"]) == torch.cuda.device_count()
+
+
+def test_rng_state_round_trip():
+    from gentext.train import rng_state, set_rng_state
+
+    saved = rng_state()
+    a = torch.rand(3)
+    set_rng_state(saved)
+    assert torch.equal(torch.rand(3), a)
