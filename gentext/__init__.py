@@ -9,13 +9,14 @@ The chapters import it as ``import gentext as gt`` and use:
 * ``gt.metrics``: likelihood units and the classifier-feature Frechet distance;
 * ``gt.likelihood``: discrete likelihoods, Gaussian KL, IWAE, baselines (chapter 2 on);
 * ``gt.gan``: adversarial losses, the R1 penalty and a GAN training loop (chapters 3-4);
-* ``gt.show_source``, ``gt.table``: show reused code and small tables in a chapter;
+* ``gt.show_source``, ``gt.table``, ``gt.quality_table``: show reused code, small tables and
+  sample-quality results in a chapter;
 * ``gt.save_results``: the results contract read by the comparison chapter;
 * ``gt.exercises``: self-checks for the exercises.
 """
 
 from . import data, exercises, gan, likelihood, metrics, plot
-from .display import show_source, table
+from .display import quality_table, show_source, table
 from .env import Setup, get_device, get_profile, seed_everything, settings, setup
 from .results import checkpoint_path, load_results, results_dir, save_results
 from .train import History, count_parameters, fit, load_checkpoint, progress, save_checkpoint
@@ -26,5 +27,5 @@ __all__ = [
     "Setup", "History", "setup", "settings", "seed_everything", "get_device", "get_profile",
     "fit", "progress", "count_parameters", "save_checkpoint", "load_checkpoint",
     "save_results", "load_results", "results_dir", "checkpoint_path",
-    "data", "metrics", "plot", "exercises", "likelihood", "gan", "show_source", "table", "__version__",
+    "data", "metrics", "plot", "exercises", "likelihood", "gan", "show_source", "table", "quality_table", "__version__",
 ]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import inspect
 import textwrap
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 
 def show_source(*objects: Any) -> None:
@@ -30,3 +30,25 @@ def table(rows: Sequence[Sequence[Any]], headers: Sequence[str], floatfmt: str =
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     lines += ["| " + " | ".join(fmt(v) for v in row) + " |" for row in rows]
     display(Markdown("\n".join(lines)))
+
+
+def quality_table(results: Mapping[str, Mapping[str, float]], *, real: bool = True) -> None:
+    """Display :func:`gentext.metrics.sample_quality` results, one row per model, with spreads.
+
+    Every chapter reports sample quality in this one table, so the columns read the same
+    everywhere: the Frechet ratio and the two-sample accuracy, each with its spread (one
+    standard deviation over random subsets), the classifier's confidence, the rarest
+    and commonest predicted class, and the share of near copies of training images. With ``real=True`` a last row gives the real-digit
+    yardstick.
+    """
+    rows = [(name, f"{q['fd_ratio']:.2f} ± {q['fd_ratio_std']:.2f}", f"{q['c2st']:.3f} ± {q['c2st_std']:.3f}",
+             f"{q['confidence']:.3f}", f"{q['class_min_share']:.3f} / {q['class_max_share']:.3f}",
+             f"{q['copy_share']:.1%}")
+            for name, q in results.items()]
+    if real and results:
+        q = next(iter(results.values()))
+        rows.append(("real digits (validation)", "1 (the yardstick)",
+                     f"{q['c2st_real']:.3f} ± {q['c2st_real_std']:.3f}", f"{q['confidence_real']:.3f}", "",
+                     f"{q['copy_share_real']:.1%}"))
+    table(rows, headers=["samples", "Frechet distance, x real", "two-sample accuracy",
+                         "classifier confidence", "rarest / commonest class", "near copies"])

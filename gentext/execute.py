@@ -33,8 +33,23 @@ def collapse_carriage_returns(text: str) -> str:
     return _ANSI.sub("", "\n".join(lines))
 
 
+def collapse_hidden_cells(nb) -> None:
+    """Make cells tagged ``hide-cell`` (the solutions) open collapsed everywhere.
+
+    Jupyter Book hides them on the website by their tag; JupyterLab and Notebook 7 read
+    ``jupyter.source_hidden`` / ``outputs_hidden``; Colab shows a cell with
+    ``cellView: form`` as its ``# @title`` line only (the solution cells start with one).
+    """
+    for cell in nb.cells:
+        if cell.cell_type == "code" and "hide-cell" in cell.get("metadata", {}).get("tags", []):
+            cell.metadata["jupyter"] = {"source_hidden": True, "outputs_hidden": True}
+            cell.metadata["cellView"] = "form"
+            cell.metadata["collapsed"] = True
+
+
 def clean_outputs(nb) -> None:
     """Merge consecutive stream outputs, collapse progress-bar redraws, drop empty streams."""
+    collapse_hidden_cells(nb)
     for cell in nb.cells:
         if cell.cell_type != "code":
             continue

@@ -135,3 +135,14 @@ def test_corrupt_patches_inverts_one_patch_per_image():
     assert changed.max() <= 9 and (changed > 0).float().mean() > 0.9
     with pytest.raises(ValueError, match="N x C x H x W"):
         data.corrupt_patches(torch.zeros(8, 8), 1)
+
+
+def test_round_to_levels_puts_images_on_the_data_grid():
+    x = torch.tensor([0.0, 0.02, 0.04, 0.5, 0.97, 1.0, 1.2])
+    out = data.round_to_levels(x, "digits")
+    assert torch.allclose(out * 16, (out * 16).round()) and out.max() == 1.0
+    assert out.tolist()[:4] == [0.0, 0.0, 0.0625, 0.5]
+    assert torch.equal(data.round_to_levels(out, "digits"), out)
+    assert torch.allclose(data.round_to_levels(x, "mnist") * 255, (data.round_to_levels(x, "mnist") * 255).round())
+    with pytest.raises(ValueError, match="unknown dataset"):
+        data.round_to_levels(x, "cifar")

@@ -64,21 +64,23 @@ def test_sample_quality_tells_real_from_noise():
     assert real["fd_ratio"] < 1.5 and real["class_min_share"] > 0.05
     assert noise["fd_ratio"] > 5 and noise["confidence"] < real["confidence"]
     # The two-sample test: real digits are hard to tell from the test digits, noise trivial.
-    assert 0.5 <= real["c2st"] < 0.8 and noise["c2st"] > 0.98
+    assert 0.45 <= real["c2st"] < 0.8 and noise["c2st"] > 0.95
     assert abs(real["c2st"] - real["c2st_real"]) < 0.1
     for q in (real, noise):
         assert q["fd_std"] >= 0 and q["c2st_std"] >= 0 and q["fd_ratio_std"] == pytest.approx(q["fd_std"] / q["fd_real"])
 
 
-def test_two_sample_test_sees_what_the_frechet_distance_misses():
-    # Real training digits whose blank background is filled with faint ink: the classifier's
-    # features barely change, but a linear classifier on the pixels tells them apart.
+def test_two_sample_test_tells_blurred_digits_from_real_ones():
     train, _ = gt.data.load_images("digits", "train")
-    faint = train.clamp(min=0.02)
-    assert metrics.two_sample_accuracy(faint[:300], train[300:600]) > 0.9
-    assert metrics.two_sample_accuracy(train[:300], train[300:600]) < 0.75
+    blurred = torch.nn.functional.avg_pool2d(train, 3, stride=1, padding=1, count_include_pad=False)
+    f_train = metrics.classifier_features(train)
+    f_blurred = metrics.classifier_features(blurred)
+    assert metrics.two_sample_accuracy(f_blurred[:400], f_train[400:800]) > 0.9
+    assert metrics.two_sample_accuracy(f_train[:400], f_train[400:800]) < 0.75
     with pytest.raises(ValueError, match="at least 10"):
-        metrics.two_sample_accuracy(train[:4], train[4:8])
+        metrics.two_sample_accuracy(f_train[:4], f_train[4:8])
+    with pytest.raises(ValueError, match="same d"):
+        metrics.two_sample_accuracy(f_train[:20], f_train[:20, :3])
 
 
 def test_classifier_cache_is_keyed_on_code_and_data(tmp_path, monkeypatch):
@@ -130,3 +132,14 @@ def test_auroc_and_order_independent_sample_quality():
     # when chunks were taken in order: the first chunk then held only a few classes).
     assert by_class["fd"] == pytest.approx(shuffled["fd"], rel=0.1)
     assert by_class["class_min_share"] > 0.05
+
+
+def test_copy_share_catches_a_generator_that_returns_training_digits():
+    train, _ = gt.data.load_images("digits", "train")
+    val, _ = gt.data.load_images("digits", "val")
+    copies = metrics.sample_quality(train[:800])
+    assert copies["copy_share"] == 1.0  # distance 0 to a training digit
+    new = metrics.sample_quality(val)
+    assert new["copy_share"] < 0.15 and new["copy_share"] == pytest.approx(new["copy_share_real"])
+    dist, idx, threshold = metrics.nearest_training(train[:5])
+    assert torch.equal(idx, torch.arange(5)) and torch.all(dist == 0) and threshold > 0

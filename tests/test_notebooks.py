@@ -102,3 +102,28 @@ def test_citations_exist_in_the_bibliography(nb):
     markdown = "\n".join(c.source for c in notebook.cells if c.cell_type == "markdown")
     cited = {k.strip() for group in re.findall(r"\{cite:?\w*\}`([^`]+)`", markdown) for k in group.split(",")}
     assert cited and cited <= keys, f"unknown citation keys: {cited - keys}"
+
+
+def test_solutions_open_collapsed_everywhere(nb):
+    path, notebook = nb
+    solutions = [c for c in code_cells(notebook) if "hide-cell" in c.metadata.get("tags", [])
+                 and "gt.exercises.check_" in c.source]
+    assert len(solutions) >= 2, f"{path.name}: the checked exercises need solution cells"
+    for cell in solutions:
+        assert cell.source.startswith("# @title Solution"), "Colab shows a form cell as its title line"
+        assert cell.metadata.get("cellView") == "form"
+        assert cell.metadata.get("jupyter", {}).get("source_hidden") is True
+        assert cell.metadata.get("jupyter", {}).get("outputs_hidden") is True
+
+
+def test_exercise_outputs_do_not_give_the_answer_away(nb):
+    path, notebook = nb
+    answers = []
+    for cell in code_cells(notebook):
+        if "hide-cell" in cell.metadata.get("tags", []) and "gt.exercises.check_" in cell.source:
+            answers += [line.strip() for line in cell.source.splitlines()
+                        if line.strip().startswith("return ") and len(line.strip()) > 12]
+    shown = "\n".join(out.get("text", "") for cell in code_cells(notebook)
+                      if "hide-cell" not in cell.metadata.get("tags", []) for out in cell.outputs)
+    for answer in answers:
+        assert answer[len("return "):] not in shown, f"{path.name}: a printed hint gives away {answer!r}"
