@@ -70,8 +70,9 @@ def checker(exercise: str, hint: str) -> Callable:
 def _close(a: torch.Tensor, b: torch.Tensor, what: str, atol: float = 1e-5) -> None:
     assert isinstance(a, torch.Tensor), f"{what} should be a tensor, got {type(a).__name__}."
     assert a.shape == b.shape, f"{what} has shape {tuple(a.shape)}, expected {tuple(b.shape)}."
-    assert torch.allclose(a.float(), b.float(), atol=atol, rtol=1e-4), \
-        f"{what} differs from the expected values (max error {float((a.float() - b.float()).abs().max()):.3g})."
+    a, b = a.detach().float(), b.detach().float()
+    assert torch.allclose(a, b, atol=atol, rtol=1e-4), \
+        f"{what} differs from the expected values (max error {float((a - b).abs().max()):.3g})."
 
 
 def _finite_grad(fn: Callable, *args: torch.Tensor) -> None:
@@ -194,8 +195,7 @@ def check_effective_sample_size(fn: Callable[[torch.Tensor], torch.Tensor]) -> N
 # ---------------------------------------------------------------- chapter 3: GANs
 
 @checker("hinge discriminator loss", "the hinge loss asks real logits to be at least +1 and generated ones "
-         "at most -1, and charges linearly for falling short (a ReLU gives the positive part); average each "
-         "half over its batch and add the halves.")
+         "at most -1, charges linearly for falling short of a margin, and charges nothing beyond it.")
 def check_hinge_loss(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> None:
     """``fn(real_logits, fake_logits)``: ``mean relu(1 - real) + mean relu(1 + fake)``."""
     g = torch.Generator().manual_seed(0)
@@ -261,9 +261,8 @@ def check_confusion(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) ->
     _close(out, expected, "the matrix for 100 requests")
 
 
-@checker("soft-label projection", "the projection term is linear in the label's embedding, so the embedding of "
-         "a soft label is the average of the class embeddings weighted by its probabilities; then take the "
-         "inner product with each image's features.")
+@checker("soft-label projection", "the projection term is linear in the label's embedding: what should the "
+         "embedding of a label that is 70% one class and 30% another be?")
 def check_projection(fn: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]) -> None:
     """``fn(h, embedding, p)`` must return ``sum_c p_ic <embedding[c], h_i>`` for each row ``i``."""
     g = torch.Generator().manual_seed(0)
