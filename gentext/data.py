@@ -88,8 +88,18 @@ def _digits(split: str) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def default_data_root() -> Path:
-    """Where downloaded data lives: ``$GENTEXT_DATA``, else ``data/`` in the working directory."""
-    return Path(os.environ.get("GENTEXT_DATA", "data"))
+    """Where downloaded data lives: ``$GENTEXT_DATA``, else ``data/`` at the repository root.
+
+    The repository root is found as for results (the folder with ``_config.yml``), so a
+    notebook running in ``notebooks/`` and a script at the root share one MNIST folder;
+    outside a clone it is ``data/`` in the working directory.
+    """
+    env = os.environ.get("GENTEXT_DATA")
+    if env:
+        return Path(env)
+    from .results import repo_root
+
+    return repo_root() / "data"
 
 
 def load_mnist(split: str = "train", *, root: str | os.PathLike | None = None,

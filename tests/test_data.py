@@ -171,3 +171,11 @@ def test_real_offline_mnist_digits_through_the_torchvision_path(tmp_path):
     order = np.random.default_rng(0).permutation(5000)
     assert np.array_equal(x[:, 0].numpy(), images[order][:3500])
     assert np.array_equal(yt.numpy(), labels[order][4200:])
+
+
+def test_data_root_is_shared_by_notebooks_and_scripts(monkeypatch, root):
+    monkeypatch.delenv("GENTEXT_DATA", raising=False)
+    monkeypatch.chdir(root / "notebooks")
+    assert data.default_data_root() == root / "data"
+    monkeypatch.setenv("GENTEXT_DATA", "/somewhere/else")
+    assert str(data.default_data_root()) == "/somewhere/else"
