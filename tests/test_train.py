@@ -246,3 +246,49 @@ def test_rng_state_round_trip():
     a = torch.rand(3)
     set_rng_state(saved)
     assert torch.equal(torch.rand(3), a)
+
+
+def test_warmup_cosine_shape_and_validation():
+    s = gt.train.WarmupCosine(warmup=0.1, final=0.1)
+    assert s(0.0) < 0.02 and s(0.1) == pytest.approx(1.0) and s(1.0) == pytest.approx(0.1)
+    assert s(0.05) < s(0.1) and s(0.3) > s(0.6) > s(0.9)
+    assert "WarmupCosine(warmup=0.1, final=0.1)" == repr(s)
+    with pytest.raises(ValueError, match="warmup"):
+        gt.train.WarmupCosine(warmup=1.0)
+
+
+def test_fit_follows_the_schedule_step_by_step():
+    model, loader, _ = _problem()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    seen = []
+    gt.fit(model, mse, loader, epochs=3, optimizer=opt, verbose=False,
+           lr_schedule=gt.train.WarmupCosine(warmup=0.2),
+           after_step=lambda m: seen.append(opt.param_groups[0]["lr"]))
+    expected = [1e-2 * gt.train.WarmupCosine(warmup=0.2)(i / 18) for i in range(18)]
+    assert seen == pytest.approx(expected)
+    assert max(seen) == pytest.approx(1e-2, rel=0.05) and seen[-1] < 1e-3
+
+
+def test_resume_with_a_schedule_ends_with_the_same_weights(tmp_path):
+    schedule = gt.train.WarmupCosine(warmup=0.2)
+    model, loader, val = _problem()
+    gt.fit(model, mse, loader, val_loader=val, epochs=5, lr=1e-2, lr_schedule=schedule, verbose=False)
+    reference = {k: v.clone() for k, v in model.state_dict().items()}
+    calls = {"n": 0}
+
+    def crashing(model, batch):
+        calls["n"] += model.training
+        if calls["n"] == 6 * 2 + 3:
+            raise Crash()
+        return mse(model, batch)
+
+    path = tmp_path / "sched.pt"
+    model, loader, val = _problem()
+    with pytest.raises(Crash):
+        gt.fit(model, crashing, loader, val_loader=val, epochs=5, lr=1e-2, lr_schedule=schedule,
+               checkpoint=path, verbose=False)
+    model, loader, val = _problem()
+    gt.fit(model, mse, loader, val_loader=val, epochs=5, lr=1e-2, lr_schedule=schedule,
+           checkpoint=path, verbose=False)
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, reference[k]), k
