@@ -334,3 +334,102 @@ def check_column_mask(fn: Callable[[int, str], torch.Tensor]) -> None:
             assert centre == float(mask_type == "B"), \
                 f"type {mask_type} should {'keep' if mask_type == 'B' else 'hide'} the centre (k = {k})."
             _close(out, expected, f"the type {mask_type} mask for k = {k}")
+
+
+# ---------------------------------------------------------------- chapter 6: Transformers
+
+def _reference_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """Causal scaled dot-product attention written out: softmax(q k^T / sqrt(d) + mask) v."""
+    t_q, t_k = q.shape[-2], k.shape[-2]
+    scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
+    # query i sits at position t_k - t_q + i and may see keys up to that position
+    future = torch.ones(t_q, t_k, dtype=torch.bool).triu(t_k - t_q + 1)
+    return torch.softmax(scores.masked_fill(future, float("-inf")), -1) @ v
+
+
+@checker("causal attention", "compute the scores q k^T, divide by the square root of the head size, set the "
+         "scores of future positions (above the diagonal) to minus infinity before the softmax, then "
+         "take the weighted sum of the values.")
+def check_causal_attention(fn: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]) -> None:
+    """``fn(q, k, v)``: causal attention for tensors of shape ``(..., T, d)``."""
+    g = torch.Generator().manual_seed(6)
+    for shape in ((1, 1, 1, 4), (2, 3, 5, 8), (4, 7, 16), (1, 2, 33, 2)):
+        q, k, v = (torch.randn(shape, generator=g) for _ in range(3))
+        out = fn(q, k, v)
+        assert isinstance(out, torch.Tensor), f"return a tensor, got {type(out).__name__}."
+        assert out.shape == v.shape, f"for inputs of shape {shape} return that shape, got {tuple(out.shape)}."
+        expected = _reference_attention(q, k, v)
+        t = shape[-2]
+        if t > 1:
+            unmasked = torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(shape[-1]), -1) @ v
+            if torch.allclose(out, unmasked, atol=1e-5):
+                raise AssertionError("the output uses future positions: apply the causal mask.")
+            unscaled = torch.softmax((q @ k.transpose(-2, -1)).masked_fill(
+                torch.ones(t, t, dtype=torch.bool).triu(1), float("-inf")), -1) @ v
+            if torch.allclose(out, unscaled, atol=1e-5):
+                raise AssertionError("the scores are not scaled by 1 / sqrt(d).")
+            changed = v.clone()
+            changed[..., -1, :] += 1.0  # a change at the last position may only move the last output
+            moved = fn(q, k, changed)[..., :-1, :]
+            assert torch.allclose(moved, out[..., :-1, :], atol=1e-6), \
+                "changing the last value changed earlier outputs: the mask is not causal."
+        _close(out, expected, f"the output for inputs of shape {shape}")
+
+
+@checker("one step with a key-value cache", "the new token's query attends to every cached key and to its own "
+         "key: concatenate the new key and value to the cache along the time axis, then attend without "
+         "a mask (nothing in the cache lies in the future). Return the output and the grown cache.")
+def check_kv_step(fn: Callable[..., tuple[torch.Tensor, torch.Tensor, torch.Tensor]]) -> None:
+    """``fn(q, k, v, k_cache, v_cache) -> (out, k_cache, v_cache)`` for one new token.
+
+    ``q, k, v`` have shape ``(B, H, 1, d)``; the caches ``(B, H, t, d)`` hold the keys and
+    values of the ``t`` earlier tokens. Run token by token, the outputs must equal causal
+    attention over the whole sequence.
+    """
+    g = torch.Generator().manual_seed(7)
+    for b, h, t, d in ((1, 1, 5, 4), (2, 3, 9, 8)):
+        q, k, v = (torch.randn(b, h, t, d, generator=g) for _ in range(3))
+        expected = _reference_attention(q, k, v)
+        k_cache, v_cache = k[:, :, :0], v[:, :, :0]
+        for i in range(t):
+            out, k_cache, v_cache = fn(q[:, :, i:i + 1], k[:, :, i:i + 1], v[:, :, i:i + 1], k_cache, v_cache)
+            assert isinstance(out, torch.Tensor) and out.shape == (b, h, 1, d), \
+                f"the output for one token should have shape {(b, h, 1, d)}."
+            assert tuple(k_cache.shape) == (b, h, i + 1, d) and tuple(v_cache.shape) == (b, h, i + 1, d), \
+                f"after {i + 1} tokens the caches should hold {i + 1} keys and values (shape {(b, h, i + 1, d)})."
+            _close(out, expected[:, :, i:i + 1], f"the output of token {i} (0-based)")
+
+
+@checker("top-p (nucleus) filtering", "sort the probabilities in decreasing order and take their running sum; "
+         "keep a token when the running sum *before* it is still below p (so the most likely token is always "
+         "kept), then set the logits of all other tokens to minus infinity, in the original order.")
+def check_top_p(fn: Callable[[torch.Tensor, float], torch.Tensor]) -> None:
+    """``fn(logits, p)``: the logits with every token outside the nucleus set to ``-inf``.
+
+    The nucleus is the smallest set of most likely tokens whose probabilities sum to at
+    least ``p``; ``logits`` has shape ``(..., V)``.
+    """
+    g = torch.Generator().manual_seed(8)
+    cases = [(torch.log(torch.tensor([0.5, 0.3, 0.15, 0.05])), 0.7, [True, True, False, False]),
+             (torch.log(torch.tensor([0.1, 0.6, 0.3])), 0.5, [False, True, False]),
+             (torch.log(torch.tensor([0.25, 0.25, 0.5])), 0.99, [True, True, True])]
+    for logits, p, keep in cases:
+        out = fn(logits.clone(), p)
+        assert isinstance(out, torch.Tensor) and out.shape == logits.shape, \
+            f"return logits of the same shape {tuple(logits.shape)}."
+        kept = torch.isfinite(out).tolist()
+        assert kept == keep, (f"for probabilities {[round(float(x), 2) for x in logits.exp()]} and p = {p} "
+                              f"keep {keep}, got {kept}.")
+        _close(out[torch.isfinite(out)], logits[torch.tensor(keep)], "the kept logits (leave them unchanged)")
+    for p in (0.3, 0.9):
+        logits = torch.randn(4, 50, generator=g) * 2
+        out = fn(logits.clone(), p)
+        assert out.shape == logits.shape, "filter every row of a batch of logits."
+        probs = logits.softmax(-1)
+        for row in range(4):
+            kept = torch.isfinite(out[row])
+            assert kept.any(), "always keep at least the most likely token."
+            mass = probs[row][kept].sum()
+            smallest = probs[row][kept].min()
+            assert mass >= p - 1e-6, f"the kept tokens hold {float(mass):.3f} of the probability, less than p = {p}."
+            assert mass - smallest < p, "the nucleus is not the smallest set: drop the least likely kept token."

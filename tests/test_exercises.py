@@ -177,3 +177,49 @@ def test_chapter_5_checkers():
     no_centre_column = ex.check_column_mask(
         lambda k, t: torch.cat([torch.ones(k, k // 2), torch.zeros(k, k - k // 2)], 1), verbose=False)
     assert not no_centre_column
+
+
+def test_chapter_6_checkers():
+    def attention(q, k, v, causal=True, scale=True):
+        t = q.shape[-2]
+        scores = q @ k.transpose(-2, -1) / (math.sqrt(q.shape[-1]) if scale else 1.0)
+        if causal:
+            scores = scores.masked_fill(torch.ones(t, t, dtype=torch.bool).triu(1), float("-inf"))
+        return scores.softmax(-1) @ v
+
+    assert ex.check_causal_attention(attention, verbose=False)
+    assert ex.check_causal_attention(lambda q, k, v: F.scaled_dot_product_attention(q, k, v, is_causal=True),
+                                     verbose=False)
+    leaky = ex.check_causal_attention(lambda q, k, v: attention(q, k, v, causal=False), verbose=False)
+    assert not leaky and "future" in leaky.message
+    unscaled = ex.check_causal_attention(lambda q, k, v: attention(q, k, v, scale=False), verbose=False)
+    assert not unscaled and "sqrt" in unscaled.message
+
+    def step(q, k, v, k_cache, v_cache):
+        k_cache, v_cache = torch.cat([k_cache, k], 2), torch.cat([v_cache, v], 2)
+        return F.scaled_dot_product_attention(q, k_cache, v_cache), k_cache, v_cache
+
+    assert ex.check_kv_step(step, verbose=False)
+    # a common slip: a causal mask on a single query hides every cached key
+    masked = ex.check_kv_step(lambda q, k, v, kc, vc: (
+        F.scaled_dot_product_attention(q, torch.cat([kc, k], 2), torch.cat([vc, v], 2), is_causal=True),
+        torch.cat([kc, k], 2), torch.cat([vc, v], 2)), verbose=False)
+    assert not masked
+    forgetful = ex.check_kv_step(lambda q, k, v, kc, vc: (F.scaled_dot_product_attention(q, k, v), k, v),
+                                 verbose=False)
+    assert not forgetful and "cache" in forgetful.message
+
+    def top_p(logits, p, inclusive=False):
+        probs, order = logits.softmax(-1).sort(-1, descending=True)
+        before = probs.cumsum(-1) - probs
+        # the slip: dropping the token whose probability carries the sum past p
+        drop_sorted = probs.cumsum(-1) > p if inclusive else before >= p
+        drop = drop_sorted.scatter(-1, order, drop_sorted)
+        return logits.masked_fill(drop, float("-inf"))
+
+    assert ex.check_top_p(top_p, verbose=False)
+    too_few = ex.check_top_p(lambda lo, p: top_p(lo, p, inclusive=True), verbose=False)
+    assert not too_few
+    unsorted = ex.check_top_p(lambda lo, p: lo.masked_fill(lo.softmax(-1).cumsum(-1) - lo.softmax(-1) >= p,
+                                                           float("-inf")), verbose=False)
+    assert not unsorted
