@@ -347,38 +347,48 @@ def _reference_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> t
     return torch.softmax(scores.masked_fill(future, float("-inf")), -1) @ v
 
 
-@checker("causal attention", "compute the scores q k^T, divide by the square root of the head size, set the "
-         "scores of future positions (above the diagonal) to minus infinity before the softmax, then "
-         "take the weighted sum of the values.")
-def check_causal_attention(fn: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]) -> None:
-    """``fn(q, k, v)``: causal attention for tensors of shape ``(..., T, d)``."""
+def _window_mask(t: int, window: int) -> torch.Tensor:
+    """True where query i may not see key j: the future (j > i) and the far past (j <= i - window)."""
+    offset = torch.arange(t)[:, None] - torch.arange(t)[None, :]  # i - j
+    return (offset < 0) | (offset >= window)
+
+
+@checker("sliding-window causal attention", "which pairs (i, j) may interact? Write the offset i - j for "
+         "every query i and key j as a T x T tensor and compare it with 0 and with the window; hide "
+         "the forbidden pairs before the softmax, not after it.")
+def check_window_attention(fn: Callable[[torch.Tensor, torch.Tensor, torch.Tensor, int], torch.Tensor]) -> None:
+    """``fn(q, k, v, window)``: causal attention in which position ``i`` sees only the
+    ``window`` positions ``i - window + 1, ..., i`` (tensors of shape ``(..., T, d)``)."""
     g = torch.Generator().manual_seed(6)
-    for shape in ((1, 1, 1, 4), (2, 3, 5, 8), (4, 7, 16), (1, 2, 33, 2)):
+    for shape, window in (((1, 1, 1, 4), 1), ((2, 3, 9, 8), 3), ((4, 7, 16), 7), ((1, 2, 12, 2), 40)):
         q, k, v = (torch.randn(shape, generator=g) for _ in range(3))
-        out = fn(q, k, v)
+        out = fn(q, k, v, window)
         assert isinstance(out, torch.Tensor), f"return a tensor, got {type(out).__name__}."
         assert out.shape == v.shape, f"for inputs of shape {shape} return that shape, got {tuple(out.shape)}."
-        expected = _reference_attention(q, k, v)
         t = shape[-2]
+        scores = q @ k.transpose(-2, -1) / math.sqrt(shape[-1])
+        expected = torch.softmax(scores.masked_fill(_window_mask(t, window), float("-inf")), -1) @ v
         if t > 1:
-            unmasked = torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(shape[-1]), -1) @ v
-            if torch.allclose(out, unmasked, atol=1e-5):
-                raise AssertionError("the output uses future positions: apply the causal mask.")
-            unscaled = torch.softmax((q @ k.transpose(-2, -1)).masked_fill(
-                torch.ones(t, t, dtype=torch.bool).triu(1), float("-inf")), -1) @ v
-            if torch.allclose(out, unscaled, atol=1e-5):
+            causal = torch.softmax(scores.masked_fill(_window_mask(t, t), float("-inf")), -1) @ v
+            if window < t and torch.allclose(out, causal, atol=1e-5):
+                raise AssertionError(f"with window = {window} the output equals plain causal attention: "
+                                     "positions further back than the window must be hidden too.")
+            if torch.allclose(out, torch.softmax(scores, -1) @ v, atol=1e-5):
+                raise AssertionError("the output uses future positions: hide keys j > i.")
+            too_narrow = torch.softmax(scores.masked_fill(_window_mask(t, max(window - 1, 1)), float("-inf")), -1) @ v
+            if window > 1 and window <= t and torch.allclose(out, too_narrow, atol=1e-5):
+                raise AssertionError(f"each position sees only {window - 1} positions: the window counts the "
+                                     "position itself.")
+            unscaled = torch.softmax((q @ k.transpose(-2, -1)).masked_fill(_window_mask(t, window), float("-inf")),
+                                     -1) @ v
+            if torch.allclose(out, unscaled, atol=1e-5) and not torch.allclose(out, expected, atol=1e-5):
                 raise AssertionError("the scores are not scaled by 1 / sqrt(d).")
-            changed = v.clone()
-            changed[..., -1, :] += 1.0  # a change at the last position may only move the last output
-            moved = fn(q, k, changed)[..., :-1, :]
-            assert torch.allclose(moved, out[..., :-1, :], atol=1e-6), \
-                "changing the last value changed earlier outputs: the mask is not causal."
-        _close(out, expected, f"the output for inputs of shape {shape}")
+        _close(out, expected, f"the output for inputs of shape {shape} and window = {window}")
 
 
-@checker("one step with a key-value cache", "the new token's query attends to every cached key and to its own "
-         "key: concatenate the new key and value to the cache along the time axis, then attend without "
-         "a mask (nothing in the cache lies in the future). Return the output and the grown cache.")
+@checker("one step with a key-value cache", "which of the cached tokens lie in the new token's future? Grow "
+         "the caches along the time axis first, then let the new query attend over all of them, and "
+         "return the output with the grown caches.")
 def check_kv_step(fn: Callable[..., tuple[torch.Tensor, torch.Tensor, torch.Tensor]]) -> None:
     """``fn(q, k, v, k_cache, v_cache) -> (out, k_cache, v_cache)`` for one new token.
 
@@ -400,36 +410,32 @@ def check_kv_step(fn: Callable[..., tuple[torch.Tensor, torch.Tensor, torch.Tens
             _close(out, expected[:, :, i:i + 1], f"the output of token {i} (0-based)")
 
 
-@checker("top-p (nucleus) filtering", "sort the probabilities in decreasing order and take their running sum; "
-         "keep a token when the running sum *before* it is still below p (so the most likely token is always "
-         "kept), then set the logits of all other tokens to minus infinity, in the original order.")
-def check_top_p(fn: Callable[[torch.Tensor, float], torch.Tensor]) -> None:
-    """``fn(logits, p)``: the logits with every token outside the nucleus set to ``-inf``.
-
-    The nucleus is the smallest set of most likely tokens whose probabilities sum to at
-    least ``p``; ``logits`` has shape ``(..., V)``.
-    """
+@checker("min-p filtering", "the threshold is relative: compute the probabilities, find the largest one in "
+         "each row, and compare every probability with that row's threshold. Filtered tokens get a logit of "
+         "minus infinity; kept ones keep theirs.")
+def check_min_p(fn: Callable[[torch.Tensor, float], torch.Tensor]) -> None:
+    """``fn(logits, ratio)``: the logits with every token whose probability is below
+    ``ratio`` times the largest probability (of its row) set to ``-inf``."""
     g = torch.Generator().manual_seed(8)
-    cases = [(torch.log(torch.tensor([0.5, 0.3, 0.15, 0.05])), 0.7, [True, True, False, False]),
-             (torch.log(torch.tensor([0.1, 0.6, 0.3])), 0.5, [False, True, False]),
-             (torch.log(torch.tensor([0.25, 0.25, 0.5])), 0.99, [True, True, True])]
-    for logits, p, keep in cases:
-        out = fn(logits.clone(), p)
+    cases = [(torch.log(torch.tensor([0.5, 0.3, 0.15, 0.05])), 0.5, [True, True, False, False]),
+             (torch.log(torch.tensor([0.1, 0.6, 0.3])), 0.1, [True, True, True]),
+             (torch.log(torch.tensor([0.05, 0.9, 0.05])), 0.2, [False, True, False])]
+    for logits, ratio, keep in cases:
+        out = fn(logits.clone(), ratio)
         assert isinstance(out, torch.Tensor) and out.shape == logits.shape, \
             f"return logits of the same shape {tuple(logits.shape)}."
         kept = torch.isfinite(out).tolist()
-        assert kept == keep, (f"for probabilities {[round(float(x), 2) for x in logits.exp()]} and p = {p} "
-                              f"keep {keep}, got {kept}.")
+        if kept != keep and torch.isfinite(out).tolist() == (logits.exp() >= ratio).tolist():
+            raise AssertionError("the threshold is ratio times the largest probability, not ratio itself.")
+        assert kept == keep, (f"for probabilities {[round(float(x), 2) for x in logits.exp()]} and ratio = "
+                              f"{ratio} keep {keep}, got {kept}.")
         _close(out[torch.isfinite(out)], logits[torch.tensor(keep)], "the kept logits (leave them unchanged)")
-    for p in (0.3, 0.9):
-        logits = torch.randn(4, 50, generator=g) * 2
-        out = fn(logits.clone(), p)
-        assert out.shape == logits.shape, "filter every row of a batch of logits."
-        probs = logits.softmax(-1)
-        for row in range(4):
-            kept = torch.isfinite(out[row])
-            assert kept.any(), "always keep at least the most likely token."
-            mass = probs[row][kept].sum()
-            smallest = probs[row][kept].min()
-            assert mass >= p - 1e-6, f"the kept tokens hold {float(mass):.3f} of the probability, less than p = {p}."
-            assert mass - smallest < p, "the nucleus is not the smallest set: drop the least likely kept token."
+    logits = torch.randn(5, 50, generator=g) * 3
+    out = fn(logits.clone(), 0.1)
+    assert out.shape == logits.shape, "filter every row of a batch of logits."
+    probs = logits.softmax(-1)
+    expected = probs >= 0.1 * probs.max(-1, keepdim=True).values
+    if not torch.equal(torch.isfinite(out), expected) and \
+            torch.equal(torch.isfinite(out), probs >= 0.1 * probs.max()):
+        raise AssertionError("each row needs its own threshold: take the largest probability per row.")
+    assert torch.equal(torch.isfinite(out), expected), "a batch of 5 rows was filtered incorrectly."

@@ -180,19 +180,22 @@ def test_chapter_5_checkers():
 
 
 def test_chapter_6_checkers():
-    def attention(q, k, v, causal=True, scale=True):
+    def window_attention(q, k, v, window, scale=True, width=None):
         t = q.shape[-2]
+        offset = torch.arange(t)[:, None] - torch.arange(t)[None, :]
+        hidden = (offset < 0) | (offset >= (window if width is None else width))
         scores = q @ k.transpose(-2, -1) / (math.sqrt(q.shape[-1]) if scale else 1.0)
-        if causal:
-            scores = scores.masked_fill(torch.ones(t, t, dtype=torch.bool).triu(1), float("-inf"))
-        return scores.softmax(-1) @ v
+        return scores.masked_fill(hidden, float("-inf")).softmax(-1) @ v
 
-    assert ex.check_causal_attention(attention, verbose=False)
-    assert ex.check_causal_attention(lambda q, k, v: F.scaled_dot_product_attention(q, k, v, is_causal=True),
-                                     verbose=False)
-    leaky = ex.check_causal_attention(lambda q, k, v: attention(q, k, v, causal=False), verbose=False)
-    assert not leaky and "future" in leaky.message
-    unscaled = ex.check_causal_attention(lambda q, k, v: attention(q, k, v, scale=False), verbose=False)
+    assert ex.check_window_attention(window_attention, verbose=False)
+    causal = ex.check_window_attention(lambda q, k, v, w: F.scaled_dot_product_attention(q, k, v, is_causal=True),
+                                       verbose=False)
+    assert not causal and "window" in causal.message
+    off_by_one = ex.check_window_attention(lambda q, k, v, w: window_attention(q, k, v, w, width=max(w - 1, 1)),
+                                           verbose=False)
+    assert not off_by_one and "itself" in off_by_one.message
+    unscaled = ex.check_window_attention(lambda q, k, v, w: window_attention(q, k, v, w, scale=False),
+                                         verbose=False)
     assert not unscaled and "sqrt" in unscaled.message
 
     def step(q, k, v, k_cache, v_cache):
@@ -200,7 +203,7 @@ def test_chapter_6_checkers():
         return F.scaled_dot_product_attention(q, k_cache, v_cache), k_cache, v_cache
 
     assert ex.check_kv_step(step, verbose=False)
-    # a common slip: a causal mask on a single query hides every cached key
+    # a common slip: a causal mask on a single query hides every cached key but the first
     masked = ex.check_kv_step(lambda q, k, v, kc, vc: (
         F.scaled_dot_product_attention(q, torch.cat([kc, k], 2), torch.cat([vc, v], 2), is_causal=True),
         torch.cat([kc, k], 2), torch.cat([vc, v], 2)), verbose=False)
@@ -209,17 +212,14 @@ def test_chapter_6_checkers():
                                  verbose=False)
     assert not forgetful and "cache" in forgetful.message
 
-    def top_p(logits, p, inclusive=False):
-        probs, order = logits.softmax(-1).sort(-1, descending=True)
-        before = probs.cumsum(-1) - probs
-        # the slip: dropping the token whose probability carries the sum past p
-        drop_sorted = probs.cumsum(-1) > p if inclusive else before >= p
-        drop = drop_sorted.scatter(-1, order, drop_sorted)
-        return logits.masked_fill(drop, float("-inf"))
+    def min_p(logits, ratio, per_row=True, absolute=False):
+        probs = logits.softmax(-1)
+        top = probs.max(-1, keepdim=True).values if per_row else probs.max()
+        threshold = ratio if absolute else ratio * top
+        return logits.masked_fill(probs < threshold, float("-inf"))
 
-    assert ex.check_top_p(top_p, verbose=False)
-    too_few = ex.check_top_p(lambda lo, p: top_p(lo, p, inclusive=True), verbose=False)
-    assert not too_few
-    unsorted = ex.check_top_p(lambda lo, p: lo.masked_fill(lo.softmax(-1).cumsum(-1) - lo.softmax(-1) >= p,
-                                                           float("-inf")), verbose=False)
-    assert not unsorted
+    assert ex.check_min_p(min_p, verbose=False)
+    absolute = ex.check_min_p(lambda lo, r: min_p(lo, r, absolute=True), verbose=False)
+    assert not absolute and "largest probability" in absolute.message
+    global_max = ex.check_min_p(lambda lo, r: min_p(lo, r, per_row=False), verbose=False)
+    assert not global_max and "per row" in global_max.message
