@@ -439,3 +439,63 @@ def check_min_p(fn: Callable[[torch.Tensor, float], torch.Tensor]) -> None:
             torch.equal(torch.isfinite(out), probs >= 0.1 * probs.max()):
         raise AssertionError("each row needs its own threshold: take the largest probability per row.")
     assert torch.equal(torch.isfinite(out), expected), "a batch of 5 rows was filtered incorrectly."
+
+
+# ---------------------------------------------------------------- chapter 7: normalizing flows
+
+@checker("inverse of an affine coupling", "the conditioning half passes through unchanged, so you can feed "
+         "it to the network again and get the same log-scale and shift; then undo the affine map on the "
+         "other half: first subtract the shift, then divide by the scale.")
+def check_coupling_inverse(fn: Callable[[torch.Tensor, torch.Tensor, Callable], torch.Tensor]) -> None:
+    """``fn(y, mask, net)``: the ``x`` with ``y = mask * x + (1 - mask) * (x * exp(s) + t)``,
+    where ``s, t = net(mask * x)`` (both already zero where ``mask`` is 1)."""
+    g = torch.Generator().manual_seed(9)
+    for d in (2, 5, 16):
+        weight = torch.randn(d, 2 * d, generator=g) * 0.5
+
+        for mask in (torch.arange(d) % 2 == 0, torch.arange(d) < d // 2):
+            mask = mask.float()
+
+            def net(xm, weight=weight, mask=mask):
+                s, t = torch.tanh(xm @ weight).chunk(2, -1)
+                return s * (1 - mask), (3 * t) * (1 - mask)
+
+            x = torch.randn(7, d, generator=g, dtype=torch.float64).float()
+            s, t = net(mask * x)
+            y = mask * x + (1 - mask) * (x * s.exp() + t)
+            out = fn(y.clone(), mask, net)
+            assert isinstance(out, torch.Tensor) and out.shape == x.shape, \
+                f"return a tensor of shape {tuple(x.shape)}."
+            wrong_order = mask * y + (1 - mask) * (y * (-s).exp() - t)
+            if d > 2 and torch.allclose(out, wrong_order, atol=1e-5) and not torch.allclose(out, x, atol=1e-4):
+                raise AssertionError("the shift is removed after the scaling: subtract t first, then divide.")
+            _close(out, x, f"the recovered input (dimension {d})", atol=1e-4)
+
+
+@checker("logit transform with its log-determinant", "write p = alpha + (1 - 2 alpha) y and z = log p - "
+         "log(1 - p). The map acts on each coordinate separately, so its Jacobian is diagonal: add up the "
+         "logs of the derivatives dz/dy over each image's coordinates.")
+def check_logit_transform(fn: Callable[[torch.Tensor, float], tuple[torch.Tensor, torch.Tensor]]) -> None:
+    """``fn(y, alpha) -> (z, logdet)`` for ``y`` of shape ``(N, ...)`` in ``(0, 1)``: ``z =
+    logit(alpha + (1 - 2 alpha) y)`` elementwise and, per example, ``log |det dz/dy|``."""
+    g = torch.Generator().manual_seed(10)
+    for shape, alpha in (((3, 4), 0.05), ((2, 1, 3, 3), 0.01), ((5, 2), 0.0)):
+        y = torch.rand(shape, generator=g, dtype=torch.float64) * 0.98 + 0.01
+        out = fn(y.clone(), alpha)
+        assert isinstance(out, tuple) and len(out) == 2, "return a pair (z, logdet)."
+        z, logdet = out
+        p = alpha + (1 - 2 * alpha) * y
+        _close(z, torch.log(p) - torch.log1p(-p), f"z for alpha = {alpha}")
+        assert logdet.shape == (shape[0],), \
+            f"return one log-determinant per example: shape ({shape[0]},), got {tuple(logdet.shape)}."
+        expected = []
+        for row in y:
+            jac = torch.autograd.functional.jacobian(
+                lambda v: torch.log(alpha + (1 - 2 * alpha) * v) - torch.log1p(-(alpha + (1 - 2 * alpha) * v)),
+                row.flatten())
+            expected.append(torch.linalg.slogdet(jac)[1])
+        expected = torch.stack(expected)
+        without_scale = expected - y[0].numel() * math.log(1 - 2 * alpha) if alpha else None
+        if without_scale is not None and torch.allclose(logdet, without_scale, atol=1e-5):
+            raise AssertionError("the factor (1 - 2 alpha) from the squeeze into [alpha, 1 - alpha] is missing.")
+        _close(logdet, expected, f"the log-determinant for alpha = {alpha}")

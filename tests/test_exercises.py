@@ -223,3 +223,28 @@ def test_chapter_6_checkers():
     assert not absolute and "largest probability" in absolute.message
     global_max = ex.check_min_p(lambda lo, r: min_p(lo, r, per_row=False), verbose=False)
     assert not global_max and "per row" in global_max.message
+
+
+def test_chapter_7_checkers():
+    def inverse(y, mask, net, wrong=False):
+        s, t = net(mask * y)
+        if wrong:
+            return mask * y + (1 - mask) * (y * (-s).exp() - t)
+        return mask * y + (1 - mask) * ((y - t) * (-s).exp())
+
+    assert ex.check_coupling_inverse(inverse, verbose=False)
+    swapped = ex.check_coupling_inverse(lambda y, m, n: inverse(y, m, n, wrong=True), verbose=False)
+    assert not swapped and "shift" in swapped.message
+    assert not ex.check_coupling_inverse(lambda y, m, n: y, verbose=False)
+
+    def logit(y, alpha, scale=True):
+        p = alpha + (1 - 2 * alpha) * y
+        z = p.log() - (-p).log1p()
+        per = -p.log() - (-p).log1p() + (math.log(1 - 2 * alpha) if scale else 0.0)
+        return z, per.flatten(1).sum(1)
+
+    assert ex.check_logit_transform(logit, verbose=False)
+    unscaled = ex.check_logit_transform(lambda y, a: logit(y, a, scale=False), verbose=False)
+    assert not unscaled and "1 - 2 alpha" in unscaled.message
+    summed = ex.check_logit_transform(lambda y, a: (logit(y, a)[0], logit(y, a)[1].sum()), verbose=False)
+    assert not summed and "per example" in summed.message
