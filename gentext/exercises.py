@@ -499,3 +499,112 @@ def check_logit_transform(fn: Callable[[torch.Tensor, float], tuple[torch.Tensor
         if without_scale is not None and torch.allclose(logdet, without_scale, atol=1e-5):
             raise AssertionError("the factor (1 - 2 alpha) from the squeeze into [alpha, 1 - alpha] is missing.")
         _close(logdet, expected, f"the log-determinant for alpha = {alpha}")
+
+
+# ---------------------------------------------------------------- chapter 8: diffusion models
+
+@checker("jumping forward from x_s to x_t", "the forward process is a chain of Gaussian steps, so the "
+         "jump between two noisy levels is Gaussian too. Its mean scales x_s by the square root of the ratio "
+         "of the two alpha-bars; its variance is one minus that ratio. Each image has its own pair of "
+         "levels: reshape them so they multiply a whole image.")
+def check_forward_jump(fn: Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]) -> None:
+    """``fn(x_s, alpha_bar_s, alpha_bar_t, eps)``: a sample of ``q(x_t | x_s)`` for a batch of
+    noisy images ``x_s`` (N x C x H x W) at a later step t > s, given each image's alpha-bar
+    at both steps (shape ``(N,)``, ``alpha_bar_t < alpha_bar_s``) and standard normal noise ``eps``."""
+    g = torch.Generator().manual_seed(11)
+    for n in (6, 1):
+        x_s = torch.randn(n, 1, 4, 4, generator=g, dtype=torch.float64)
+        eps = torch.randn(n, 1, 4, 4, generator=g, dtype=torch.float64)
+        ab_s = torch.rand(n, generator=g, dtype=torch.float64) * 0.5 + 0.45
+        ab_t = ab_s * (torch.rand(n, generator=g, dtype=torch.float64) * 0.8 + 0.1)
+        out = fn(x_s.clone(), ab_s.clone(), ab_t.clone(), eps.clone())
+        assert isinstance(out, torch.Tensor) and out.shape == x_s.shape, \
+            f"return a tensor of the images' shape {tuple(x_s.shape)}."
+        r = (ab_t / ab_s).view(-1, 1, 1, 1)
+        from_x0 = ab_t.sqrt().view(-1, 1, 1, 1) * x_s + (1 - ab_t).sqrt().view(-1, 1, 1, 1) * eps
+        if torch.allclose(out.double(), from_x0, atol=1e-6):
+            raise AssertionError("that is the jump from a clean x_0; x_s already carries noise, so only the "
+                                 "ratio of the alpha-bars is left to apply.")
+        if torch.allclose(out.double(), r * x_s + (1 - r) * eps, atol=1e-6):
+            raise AssertionError("the ratio and one minus it are variances: scale by their square roots.")
+        _close(out, r.sqrt() * x_s + (1 - r).sqrt() * eps, f"x_t for a batch of {n}")
+
+
+@checker("a DDIM step with noise (eta)", "estimate the clean image from x_t and the predicted noise as in the "
+         "chapter. Then split the earlier level's noise variance, one minus alpha-bar, into a fresh-noise part, "
+         "sigma squared, and a part that keeps the direction of the predicted noise. At eta zero this is the "
+         "chapter's DDIM step.")
+def check_ddim_eta_step(fn: Callable[..., torch.Tensor]) -> None:
+    """``fn(x_t, eps, alpha_bar_t, alpha_bar_prev, eta, z)``: one step of DDIM's family of
+    samplers, with ``sigma = eta * sqrt((1 - ab_prev) / (1 - ab_t)) * sqrt(1 - ab_t / ab_prev)``
+    and ``z`` the fresh standard normal noise."""
+    g = torch.Generator().manual_seed(12)
+    for ab_t, ab_prev, eta in ((0.3, 0.5, 0.0), (0.02, 0.9, 1.0), (0.6, 0.8, 0.5)):
+        x_t = torch.randn(5, 1, 4, 4, generator=g, dtype=torch.float64)
+        eps = torch.randn(5, 1, 4, 4, generator=g, dtype=torch.float64)
+        z = torch.randn(5, 1, 4, 4, generator=g, dtype=torch.float64)
+        out = fn(x_t.clone(), eps.clone(), ab_t, ab_prev, eta, z.clone())
+        assert isinstance(out, torch.Tensor) and out.shape == x_t.shape, \
+            f"return a tensor of shape {tuple(x_t.shape)}."
+        x0 = (x_t - math.sqrt(1 - ab_t) * eps) / math.sqrt(ab_t)
+        sigma = eta * math.sqrt((1 - ab_prev) / (1 - ab_t)) * math.sqrt(1 - ab_t / ab_prev)
+        expected = math.sqrt(ab_prev) * x0 + math.sqrt(1 - ab_prev - sigma**2) * eps + sigma * z
+        if eta > 0:
+            no_split = math.sqrt(ab_prev) * x0 + math.sqrt(1 - ab_prev) * eps + sigma * z
+            if torch.allclose(out.double(), no_split, atol=1e-6):
+                raise AssertionError("the noise variance is counted twice: the predicted-noise direction keeps "
+                                     "only what sigma squared leaves of one minus alpha-bar.")
+        _close(out, expected, f"the step from alpha-bar {ab_t} to {ab_prev} with eta = {eta}")
+
+
+# ---------------------------------------------------------------- chapter 9: comparing models
+
+@checker("the Pareto front of quality and time", "a model is on the front when no other model is at least "
+         "as good on both measures and strictly better on one. Compare every model with every other; "
+         "lower is better for both measures here.")
+def check_pareto_front(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> None:
+    """``fn(cost, seconds)``: a boolean tensor marking the models (rows) that no other model
+    dominates, where lower is better for both ``cost`` (e.g. a two-sample accuracy) and
+    ``seconds``."""
+    cases = [
+        (torch.tensor([0.70, 0.80, 0.75, 0.90]), torch.tensor([10.0, 0.1, 1.0, 0.05]), [True, True, True, True]),
+        (torch.tensor([0.70, 0.80, 0.75, 0.72]), torch.tensor([10.0, 0.1, 0.2, 20.0]), [True, True, True, False]),
+        (torch.tensor([0.7, 0.7, 0.9]), torch.tensor([1.0, 1.0, 0.5]), [True, True, True]),
+        (torch.tensor([0.7, 0.7, 0.9]), torch.tensor([1.0, 2.0, 5.0]), [True, False, False]),
+    ]
+    for cost, seconds, expected in cases:
+        out = fn(cost.clone(), seconds.clone())
+        assert isinstance(out, torch.Tensor) and out.shape == cost.shape, \
+            f"return one boolean per model, shape {tuple(cost.shape)}."
+        out = out.bool().tolist()
+        if out == [not e for e in expected]:
+            raise AssertionError("the front is the opposite of what you returned: mark the models that "
+                                 "nothing dominates.")
+        if expected == [True, True, True] and out != expected:
+            raise AssertionError("two models with identical numbers do not dominate each other: "
+                                 "domination needs a strict improvement on one measure.")
+        assert out == expected, f"for costs {cost.tolist()} and seconds {seconds.tolist()} the front is " \
+                                f"wrong (a model that is worse on both measures than another is off the front)."
+
+
+@checker("a paired difference with its standard error", "the two models were scored on the same test "
+         "items, so compare them item by item: take the differences first, then their mean, and the "
+         "standard error of that mean from the spread of the differences.")
+def check_paired_difference(fn: Callable[[torch.Tensor, torch.Tensor], tuple[float, float]]) -> None:
+    """``fn(a, b) -> (mean, standard_error)`` of ``a - b`` over paired items (1-D tensors)."""
+    g = torch.Generator().manual_seed(14)
+    shared = torch.randn(500, generator=g, dtype=torch.float64) * 5
+    a = shared + torch.randn(500, generator=g, dtype=torch.float64) * 0.5 + 0.2
+    b = shared + torch.randn(500, generator=g, dtype=torch.float64) * 0.5
+    out = fn(a.clone(), b.clone())
+    assert isinstance(out, tuple) and len(out) == 2, "return a pair (mean, standard error)."
+    mean, se = float(out[0]), float(out[1])
+    d = a - b
+    assert abs(mean - float(d.mean())) < 1e-6, "the mean difference is wrong (is it a minus b?)."
+    unpaired = math.sqrt(float(a.var()) / len(a) + float(b.var()) / len(b))
+    if abs(se - unpaired) < 1e-3:
+        raise AssertionError("that is the unpaired standard error: on the same items, most of the spread "
+                             "is shared and cancels in the differences.")
+    if abs(se - float(d.std())) < 1e-6:
+        raise AssertionError("that is the spread of the differences, not the standard error of their mean.")
+    assert abs(se - float(d.std()) / math.sqrt(len(d))) < 1e-6, "the standard error is wrong."

@@ -28,7 +28,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .train import fingerprint, open_checkpoint, progress, rng_state, save_checkpoint, set_rng_state
+from .train import ema_update, fingerprint, open_checkpoint, progress, rng_state, save_checkpoint, set_rng_state
 
 
 def d_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
@@ -69,14 +69,6 @@ class GANRun:
     generator: nn.Module
     history: GANHistory
     snapshots: dict[int, dict[str, torch.Tensor]]
-
-
-def _ema_update(ema: nn.Module, model: nn.Module, decay: float) -> None:
-    with torch.no_grad():
-        for pe, p in zip(ema.parameters(), model.parameters()):
-            pe.lerp_(p, 1 - decay)
-        for be, b in zip(ema.buffers(), model.buffers()):
-            be.copy_(b)
 
 
 Step = Callable[..., dict[str, torch.Tensor]]
@@ -193,7 +185,7 @@ def train_gan(generator: nn.Module, discriminator: nn.Module, data: torch.Tensor
                 cond = () if labels is None else (labels[idx].to(device),)
                 stats = step(generator, discriminator, opt_g, opt_d, data[idx].to(device), cond,
                              z_dim=z_dim, r1_gamma=r1_gamma, g_steps=g_steps, pack=pack,
-                             after_g_step=lambda: _ema_update(ema, generator, ema_decay))
+                             after_g_step=lambda: ema_update(ema, generator, ema_decay))
                 values = {key: float(stats[key]) for key in sums}
                 if not (math.isfinite(values["d_loss"]) and math.isfinite(values["g_loss"])):
                     where = f"last good checkpoint: {path}" if path is not None else "no checkpoint was set"

@@ -116,6 +116,35 @@ def independent_pixels_nll(train_levels: torch.Tensor, test_levels: torch.Tensor
     return float(-log_p.gather(1, test.T).sum(0).mean())
 
 
+def mixture_of_independent_pixels_nll(train_levels: torch.Tensor, test_levels: torch.Tensor, levels: int,
+                                      components: int = 10, iterations: int = 100, smoothing: float = 1.0,
+                                      seed: int = 0) -> float:
+    """Mean nats per test image of a mixture of ``components`` independent-pixel models.
+
+    The classic latent-class baseline: each component is one categorical per pixel, fitted
+    with EM on the training images (``smoothing`` pseudo-counts per level in every M-step,
+    responsibilities started at random from ``seed``). With one component it is
+    :func:`independent_pixels_nll`. It is the cheapest model with a discrete latent
+    variable, so a deep model should beat it.
+    """
+    if components < 1 or iterations < 1:
+        raise ValueError(f"need components >= 1 and iterations >= 1, got {components} and {iterations}")
+    train = torch.nn.functional.one_hot(train_levels.flatten(1).long(), levels).double()  # N x D x L
+    test = test_levels.flatten(1).long()
+    g = torch.Generator().manual_seed(seed)
+    resp = torch.rand(len(train), components, generator=g, dtype=torch.float64)
+    resp = resp / resp.sum(1, keepdim=True)
+    for _ in range(iterations):
+        counts = torch.einsum("nk,ndl->kdl", resp, train) + smoothing  # M-step
+        log_theta = (counts / counts.sum(-1, keepdim=True)).log()  # K x D x L
+        log_pi = (resp.sum(0) / len(train)).log()
+        joint = log_pi + torch.einsum("ndl,kdl->nk", train, log_theta)  # E-step
+        resp = (joint - joint.logsumexp(1, keepdim=True)).exp()
+    picked = log_theta[:, torch.arange(test.shape[1])[None, :], test]  # K x N x D
+    log_p = (log_pi[:, None] + picked.sum(-1)).logsumexp(0)
+    return float(-log_p.mean())
+
+
 def active_units(mu: torch.Tensor, threshold: float = 0.01) -> int:
     """How many latent dimensions the encoder uses (Burda et al., 2016).
 

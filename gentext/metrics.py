@@ -381,3 +381,28 @@ def sample_quality(samples: torch.Tensor, dataset: str = "digits", *, repeats: i
         "copy_share": float((dist < threshold).float().mean()),
         "copy_share_real": float((dist_real < threshold).float().mean()),
     }
+
+
+@torch.no_grad()
+def within_class_diversity(samples: torch.Tensor, labels: torch.Tensor, dataset: str = "digits") -> float:
+    """How varied the samples of each class are, relative to real digits of that class.
+
+    For each class, the mean pairwise distance between the classifier features of the
+    samples with that (requested) label, divided by the same for the validation digits of
+    that class; the mean over the classes is returned. 1 means as varied as real digits;
+    a conditional model that draws the same few digits for a label scores well below 1.
+    """
+    samples = _check_images(samples, dataset, "samples")
+    labels = torch.as_tensor(labels).long().cpu()
+    if labels.shape != (len(samples),):
+        raise ValueError(f"labels must have shape ({len(samples)},), got {tuple(labels.shape)}")
+    real, real_labels = load_images(dataset, "val")
+    f_samples, f_real = classifier_features(samples, dataset), classifier_features(real, dataset)
+    ratios = []
+    for k in range(10):
+        mine, theirs = f_samples[labels == k], f_real[real_labels == k]
+        if len(mine) < 2:
+            raise ValueError(f"within_class_diversity needs at least two samples of every class; class {k} "
+                             f"has {len(mine)}")
+        ratios.append(torch.pdist(mine).mean() / torch.pdist(theirs).mean())
+    return float(torch.stack(ratios).mean())

@@ -422,6 +422,25 @@ def fit(model: nn.Module, loss_fn: LossFn, train_loader: Iterable, *,
     return finish()
 
 
+@torch.no_grad()
+def ema_update(ema: nn.Module, model: nn.Module, decay: float) -> None:
+    """Move ``ema``'s parameters a step ``1 - decay`` towards ``model``'s; copy its buffers.
+
+    An exponential moving average of the weights is a better sampler than the weights
+    themselves for GANs (chapters 3-4) and diffusion models (chapter 8): it averages away
+    the last steps' noise. ``ema`` must be a copy of ``model`` (same architecture).
+    """
+    if not 0 <= decay <= 1:
+        raise ValueError(f"decay must lie in [0, 1], got {decay}")
+    ema_params, params = list(ema.parameters()), list(model.parameters())
+    if len(ema_params) != len(params) or any(a.shape != b.shape for a, b in zip(ema_params, params)):
+        raise ValueError("ema and model must have the same parameters (ema is a copy of model)")
+    for pe, p in zip(ema_params, params):
+        pe.lerp_(p.detach(), 1 - decay)
+    for be, b in zip(ema.buffers(), model.buffers()):
+        be.copy_(b)
+
+
 def count_parameters(model: nn.Module) -> int:
     """Number of trainable parameters."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)

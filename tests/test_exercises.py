@@ -12,9 +12,13 @@ import torch.nn.functional as F
 
 from gentext import exercises as ex
 
+# check_logit_transform is left out: its hint states the transform's formula, on purpose.
 CHECKERS = [ex.check_bernoulli_error, ex.check_masking_noise, ex.check_kl_gaussians, ex.check_laplace_sample,
             ex.check_effective_sample_size, ex.check_hinge_loss, ex.check_gradient_penalty,
-            ex.check_confusion, ex.check_projection, ex.check_order_mask, ex.check_column_mask]
+            ex.check_confusion, ex.check_projection, ex.check_order_mask, ex.check_column_mask,
+            ex.check_window_attention, ex.check_kv_step, ex.check_min_p, ex.check_coupling_inverse,
+            ex.check_forward_jump, ex.check_ddim_eta_step,
+            ex.check_pareto_front, ex.check_paired_difference]
 
 
 def _hint(check) -> str:
@@ -248,3 +252,59 @@ def test_chapter_7_checkers():
     assert not unscaled and "1 - 2 alpha" in unscaled.message
     summed = ex.check_logit_transform(lambda y, a: (logit(y, a)[0], logit(y, a)[1].sum()), verbose=False)
     assert not summed and "per example" in summed.message
+
+
+def test_chapter_8_checkers():
+    def jump(x_s, ab_s, ab_t, eps, variance=False, from_x0=False):
+        r = (ab_t if from_x0 else ab_t / ab_s).view(-1, 1, 1, 1)
+        return r * x_s + (1 - r) * eps if variance else r.sqrt() * x_s + (1 - r).sqrt() * eps
+
+    assert ex.check_forward_jump(jump, verbose=False)
+    variance = ex.check_forward_jump(lambda *a: jump(*a, variance=True), verbose=False)
+    assert not variance and "square roots" in variance.message
+    from_x0 = ex.check_forward_jump(lambda *a: jump(*a, from_x0=True), verbose=False)
+    assert not from_x0 and "ratio" in from_x0.message
+    flat = ex.check_forward_jump(lambda x, s, t, e: (t / s).sqrt() * x + (1 - t / s).sqrt() * e, verbose=False)
+    assert not flat
+
+    def step(x_t, eps, ab_t, ab_prev, eta, z, split=True):
+        x0 = (x_t - math.sqrt(1 - ab_t) * eps) / math.sqrt(ab_t)
+        sigma = eta * math.sqrt((1 - ab_prev) / (1 - ab_t)) * math.sqrt(1 - ab_t / ab_prev)
+        keep = 1 - ab_prev - (sigma**2 if split else 0.0)
+        return math.sqrt(ab_prev) * x0 + math.sqrt(keep) * eps + sigma * z
+
+    assert ex.check_ddim_eta_step(step, verbose=False)
+    twice = ex.check_ddim_eta_step(lambda *a: step(*a, split=False), verbose=False)
+    assert not twice and "counted twice" in twice.message
+    deterministic = ex.check_ddim_eta_step(lambda x, e, a, b, eta, z: step(x, e, a, b, 0.0, z), verbose=False)
+    assert not deterministic
+    swapped = ex.check_ddim_eta_step(lambda x, e, a, b, eta, z: step(x, e, b, a, eta, z) if eta == 0
+                                     else step(x, e, a, b, eta, z), verbose=False)
+    assert not swapped
+
+
+def test_chapter_9_checkers():
+    def front(cost, seconds, strict=True):
+        better_eq = (cost[None, :] <= cost[:, None]) & (seconds[None, :] <= seconds[:, None])
+        better = (cost[None, :] < cost[:, None]) | (seconds[None, :] < seconds[:, None])
+        dominated = (better_eq & better).any(1) if strict else (better_eq & ~torch.eye(len(cost), dtype=bool)).any(1)
+        return ~dominated
+
+    assert ex.check_pareto_front(front, verbose=False)
+    ties = ex.check_pareto_front(lambda c, s: front(c, s, strict=False), verbose=False)
+    assert not ties and "identical" in ties.message
+    inverted = ex.check_pareto_front(lambda c, s: ~front(c, s), verbose=False)
+    assert not inverted and "opposite" in inverted.message
+
+    def paired(a, b):
+        d = a - b
+        return d.mean().item(), (d.std() / math.sqrt(len(d))).item()
+
+    assert ex.check_paired_difference(paired, verbose=False)
+    unpaired = ex.check_paired_difference(
+        lambda a, b: ((a - b).mean().item(), math.sqrt(a.var().item() / len(a) + b.var().item() / len(b))),
+        verbose=False)
+    assert not unpaired and "unpaired" in unpaired.message
+    spread = ex.check_paired_difference(lambda a, b: ((a - b).mean().item(), (a - b).std().item()), verbose=False)
+    assert not spread and "spread of the differences" in spread.message
+    assert not ex.check_paired_difference(lambda a, b: ((b - a).mean().item(), paired(a, b)[1]), verbose=False)

@@ -20,7 +20,7 @@ from nbclient import NotebookClient
 import gentext as gt
 
 ROOT = Path(__file__).resolve().parents[1]
-CHAPTERS = sorted((ROOT / "notebooks").glob("0[1-7]_*.ipynb"))
+CHAPTERS = sorted((ROOT / "notebooks").glob("0[1-8]_*.ipynb"))
 
 
 @pytest.fixture(scope="module")

@@ -3,6 +3,7 @@ import math
 import pytest
 import torch
 
+import gentext as gt
 from gentext import likelihood as lk
 
 
@@ -77,3 +78,15 @@ def test_importance_log_weights_are_exact_for_the_true_posterior():
     exact = torch.distributions.Normal(0.0, math.sqrt(2.0)).log_prob(x)
     assert torch.allclose(log_w, exact.expand(600, 3), atol=1e-5)
     assert torch.allclose(lk.importance_weighted_nll(log_w), -exact, atol=1e-5)
+
+
+def test_mixture_of_independent_pixels_baseline():
+    x_train, _ = gt.data.load_images("digits", "train", levels=True)
+    x_test, _ = gt.data.load_images("digits", "test", levels=True)
+    one = lk.mixture_of_independent_pixels_nll(x_train, x_test, 17, components=1, iterations=3)
+    assert abs(one - lk.independent_pixels_nll(x_train, x_test, 17)) < 1e-6
+    ten = lk.mixture_of_independent_pixels_nll(x_train, x_test, 17)
+    assert ten < one - 3, "ten latent classes explain digits much better than one"
+    assert ten == lk.mixture_of_independent_pixels_nll(x_train, x_test, 17), "seeded: the same number twice"
+    with pytest.raises(ValueError, match="components"):
+        lk.mixture_of_independent_pixels_nll(x_train, x_test, 17, components=0)

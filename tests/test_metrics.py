@@ -161,3 +161,18 @@ def test_sample_quality_on_real_offline_mnist(tmp_path, monkeypatch):
     assert list((tmp_path / "cache").glob("classifier-mnist-*.pt"))
     with pytest.raises(ValueError, match=r"N x 1 x 28 x 28"):
         metrics.sample_quality(torch.rand(200, 1, 8, 8), "mnist")
+
+
+def test_within_class_diversity_is_one_for_real_digits_and_low_for_copies():
+    x, y = gt.data.load_images("digits", "val")
+    assert abs(gt.metrics.within_class_diversity(x, y) - 1.0) < 1e-6
+    test, test_y = gt.data.load_images("digits", "test")
+    assert 0.8 < gt.metrics.within_class_diversity(test, test_y) < 1.2
+    # one image per class, repeated with a little noise: far less varied than real digits
+    firsts = torch.stack([x[y == k][0] for k in range(10)]).repeat(20, 1, 1, 1)
+    noisy = (firsts + 0.01 * torch.rand(firsts.shape, generator=torch.Generator().manual_seed(0))).clamp(0, 1)
+    assert gt.metrics.within_class_diversity(noisy, torch.arange(10).repeat(20)) < 0.2
+    with pytest.raises(ValueError, match="every class"):
+        gt.metrics.within_class_diversity(x[:5], torch.zeros(5, dtype=torch.long))
+    with pytest.raises(ValueError, match="labels must have shape"):
+        gt.metrics.within_class_diversity(x, y[:3])

@@ -292,3 +292,25 @@ def test_resume_with_a_schedule_ends_with_the_same_weights(tmp_path):
            checkpoint=path, verbose=False)
     for k, v in model.state_dict().items():
         assert torch.equal(v, reference[k]), k
+
+
+def test_ema_update_moves_towards_the_model_and_copies_buffers():
+    import copy
+
+    model = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.BatchNorm1d(2))
+    ema = copy.deepcopy(model)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(1.0)
+        model[1].running_mean.fill_(5.0)
+    before = [p.clone() for p in ema.parameters()]
+    gt.train.ema_update(ema, model, 0.9)
+    for b, pe, p in zip(before, ema.parameters(), model.parameters()):
+        assert torch.allclose(pe, 0.9 * b + 0.1 * p)
+    assert torch.equal(ema[1].running_mean, model[1].running_mean)
+    gt.train.ema_update(ema, model, 0.0)
+    assert all(torch.equal(pe, p) for pe, p in zip(ema.parameters(), model.parameters()))
+    with pytest.raises(ValueError, match="decay"):
+        gt.train.ema_update(ema, model, 1.5)
+    with pytest.raises(ValueError, match="same parameters"):
+        gt.train.ema_update(torch.nn.Linear(2, 2), model, 0.9)
