@@ -10,11 +10,14 @@ Every chapter ends with one :func:`save_results` call. It writes, under
 
 Both are written atomically, like checkpoints, so a reader never sees half a result; the
 samples first and the metrics last, so a metrics file always has its samples beside it.
-The metrics record the profile that produced them.
+The metrics record the profile that produced them and the hashes of the code that did
+(the chapter's code cells and gentext's sources), so the comparison chapter can refuse
+results that are stale.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -28,6 +31,7 @@ from .env import PROFILES, active_profile
 from .files import atomic_write, atomic_write_text
 
 REQUIRED_METRICS = ("train_seconds", "n_params", "sample_seconds")
+PACKAGE_DIR = Path(__file__).resolve().parent
 MIN_SAMPLES = 800
 
 
@@ -58,6 +62,48 @@ def checkpoint_path(chapter: str, name: str, profile: str | None = None) -> Path
     return results_dir() / chapter / "checkpoints" / profile / f"{name}.pt"
 
 
+def notebook_code_hash(chapter: str) -> str | None:
+    """SHA-256 of the code cells of ``notebooks/<chapter>.ipynb`` (sources only, not outputs),
+    or None where the notebook is not in a checkout of the book (e.g. opened alone in Colab)."""
+    path = repo_root() / "notebooks" / f"{chapter}.ipynb"
+    if not path.exists():
+        return None
+    cells = json.loads(path.read_text(encoding="utf-8")).get("cells", [])
+    code = ["".join(c["source"]) if isinstance(c["source"], list) else c["source"]
+            for c in cells if c.get("cell_type") == "code"]
+    return hashlib.sha256("\n\x00\n".join(code).encode()).hexdigest()
+
+
+def package_code_hash() -> str:
+    """SHA-256 of gentext's own source files: results made by other helper code are stale."""
+    h = hashlib.sha256()
+    for path in sorted(PACKAGE_DIR.glob("*.py")):
+        h.update(path.name.encode() + b"\x00" + path.read_bytes())
+    return h.hexdigest()
+
+
+def provenance(chapter: str) -> dict[str, str | None]:
+    """What produced a chapter's results: the hashes of its notebook's code and of gentext."""
+    return {"notebook_sha256": notebook_code_hash(chapter), "gentext_sha256": package_code_hash()}
+
+
+def stale_reason(chapter: str, metrics: dict[str, Any]) -> str | None:
+    """Why saved results no longer match the code that would produce them now, or None.
+
+    Results are stale when the chapter's code cells or gentext's sources changed since they
+    were saved; results saved without a record of their code count as stale too.
+    """
+    saved = metrics.get("provenance")
+    if not isinstance(saved, dict):
+        return "they do not record which code produced them"
+    now = provenance(chapter)
+    if now["notebook_sha256"] is not None and saved.get("notebook_sha256") != now["notebook_sha256"]:
+        return f"the code of notebooks/{chapter}.ipynb changed since they were saved"
+    if saved.get("gentext_sha256") != now["gentext_sha256"]:
+        return "gentext's code changed since they were saved"
+    return None
+
+
 def _clean_metric(key: str, value: Any) -> Any:
     if value is None or isinstance(value, (bool, str)):
         return value
@@ -85,6 +131,7 @@ def save_results(chapter: str, metrics: dict[str, Any], samples: torch.Tensor | 
         raise ValueError(f"metrics lack {missing}; every chapter reports {list(REQUIRED_METRICS)}")
     clean = {str(k): _clean_metric(str(k), v) for k, v in metrics.items()}
     clean.setdefault("profile", active_profile())
+    clean["provenance"] = provenance(chapter)
     x = samples.detach().cpu().numpy() if isinstance(samples, torch.Tensor) else np.asarray(samples)
     if x.ndim != 4 or x.shape[1] != 1:
         raise ValueError(f"samples must have shape N x 1 x H x W, got {x.shape}")

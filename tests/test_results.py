@@ -79,3 +79,33 @@ def test_default_results_dir_is_at_the_repository_root(monkeypatch, root):
     assert gt.checkpoint_path("01_autoencoder", "AE-2") == folder / "quick" / "AE-2.pt"
     with pytest.raises(ValueError, match="unknown profile"):
         gt.checkpoint_path("01_autoencoder", "AE-2", "huge")
+
+
+def test_results_record_their_code_and_go_stale_when_it_changes(results, tmp_path, monkeypatch):
+    import nbformat
+
+    from gentext import results as res
+
+    book = tmp_path / "book"
+    (book / "notebooks").mkdir(parents=True)
+    (book / "gentext").mkdir()
+    (book / "_config.yml").write_text("title: x\n")
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("# t"), nbformat.v4.new_code_cell("x = 1")]
+    nbformat.write(nb, book / "notebooks" / "97_test.ipynb")
+    monkeypatch.chdir(book)
+    gt.save_results("97_test", METRICS, torch.rand(800, 1, 8, 8))
+    metrics = gt.load_results("97_test")[0]
+    assert metrics["provenance"] == res.provenance("97_test")
+    assert res.stale_reason("97_test", metrics) is None
+    # outputs and prose do not matter, code does
+    nb.cells[0].source = "# new title"
+    nb.cells[1].outputs = [nbformat.v4.new_output("stream", text="1\n")]
+    nbformat.write(nb, book / "notebooks" / "97_test.ipynb")
+    assert res.stale_reason("97_test", metrics) is None
+    nb.cells[1].source = "x = 2"
+    nbformat.write(nb, book / "notebooks" / "97_test.ipynb")
+    assert "code of notebooks/97_test.ipynb changed" in res.stale_reason("97_test", metrics)
+    old = {**metrics, "provenance": {**res.provenance("97_test"), "gentext_sha256": "0" * 64}}
+    assert "gentext's code changed" in res.stale_reason("97_test", old)
+    assert "do not record" in res.stale_reason("97_test", {k: v for k, v in metrics.items() if k != "provenance"})
