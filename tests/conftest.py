@@ -26,3 +26,17 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture
 def root() -> Path:
     return ROOT
+
+
+@pytest.fixture(scope="session")
+def site(tmp_path_factory):
+    """The website, built once per test session with warnings as errors."""
+    import subprocess
+    import sys
+
+    out = tmp_path_factory.mktemp("site")
+    cmd = [sys.executable, "-c", "from jupyter_book.cli.main import main; main()",
+           "build", str(ROOT), "--path-output", str(out), "-W", "-n", "--keep-going"]
+    result = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, f"book build failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
+    return out / "_build" / "html"

