@@ -29,6 +29,10 @@ IMAGE_DATASETS = ("digits", "mnist")
 SPLITS = ("train", "val", "test")
 TOY_DATASETS = ("moons", "rings", "gaussians")
 DIGITS_SPLIT = {"train": (0, 1000), "val": (1000, 1350), "test": (1350, 1797)}
+SPLIT_SIZES = {"digits": {"train": 1000, "val": 350, "test": 447},
+               "mnist": {"train": 50_000, "val": 10_000, "test": 10_000}}
+"""How many images each split of each data set holds (MNIST: the real files' sizes); what a
+chapter's cost section (:mod:`gentext.budget`) multiplies its steps by."""
 NUM_LEVELS = {"digits": 17, "mnist": 256}
 MNIST_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
                "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
@@ -174,7 +178,7 @@ def offline_mnist_digits() -> tuple[np.ndarray, np.ndarray]:
 
 
 def prepare_offline_mnist(root: str | os.PathLike | None = None, *, test: int = 800,
-                          seed: int = 0) -> Path:
+                          seed: int = 0, full_size: bool = False) -> Path:
     """Write the offline MNIST digits as MNIST's four IDX files under ``root/MNIST/raw``.
 
     The digits are shuffled with a fixed seed; ``test`` of them form the test file and the
@@ -182,13 +186,21 @@ def prepare_offline_mnist(root: str | os.PathLike | None = None, *, test: int = 
     (with 5,000 digits: 3,500 train, 700 validation, 800 test). torchvision then reads them
     exactly as it reads the real files, so the full profile's code runs offline on real
     digits, at 28x28, with 256 grey levels. Returns the ``raw`` folder.
+
+    ``full_size=True`` repeats the digits to MNIST's own sizes (60,000 training images, so
+    50,000 train and 10,000 validation, and 10,000 test): data for testing the full
+    profile's memory and loops at the real shapes, not for results (the copies repeat).
     """
     images, labels = offline_mnist_digits()
     order = np.random.default_rng(seed).permutation(len(images))
     images, labels = images[order], labels[order]
     raw = (Path(root) if root is not None else default_data_root()) / "MNIST" / "raw"
     n_train = len(images) - test
-    for name, array in zip(MNIST_FILES, (images[:n_train], labels[:n_train], images[n_train:], labels[n_train:])):
+    parts = [images[:n_train], labels[:n_train], images[n_train:], labels[n_train:]]
+    if full_size:
+        parts = [np.resize(a, (n, *a.shape[1:]))
+                 for a, n in zip(parts, (60_000, 60_000, 10_000, 10_000))]
+    for name, array in zip(MNIST_FILES, parts):
         write_idx(raw / name, array)
     return raw
 

@@ -3,6 +3,9 @@
 A chapter calls :func:`setup` once. It seeds every random number generator the book uses,
 chooses where tensors live, reads which profile (``quick`` or ``full``) to run, and prints
 one line that says all three, so a reader always knows what produced the numbers below it.
+
+In Colab, :func:`use_drive` keeps results, data and caches on Google Drive, so they
+outlive the runtime.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import os
 import random
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -28,6 +32,7 @@ class Setup:
     seed: int
     device: torch.device
     profile: str
+    chapter: str | None = None
 
     def __str__(self) -> str:
         return f"profile={self.profile} device={self.device} seed={self.seed}"
@@ -104,14 +109,19 @@ def active_profile() -> str:
 
 
 def setup(seed: int = 0, *, profile: str | None = None, device: str | None = None,
-          verbose: bool = True, style: bool = True) -> Setup:
+          verbose: bool = True, style: bool = True, chapter: str | None = None) -> Setup:
     """Seed everything, choose the device and the profile, and print one line saying so.
 
+    The line ends with what a reader types in a notebook cell to switch profile, such as
+    ``%env GENTEXT_PROFILE=quick``, to be run before this call (or before running it again).
     With ``style=True`` (the default) it also applies the book's matplotlib style, so every
     figure in the chapter looks alike. Importing gentext alone changes no global setting.
+    ``chapter`` (e.g. ``"02_vae"``) names the chapter calling it; it is kept on the returned
+    :class:`Setup` and changes nothing else.
     """
     global _ACTIVE
-    chosen = Setup(seed=seed, device=get_device(device), profile=get_profile(profile))
+    chosen = Setup(seed=seed, device=get_device(device), profile=get_profile(profile),
+                   chapter=chapter)
     seed_everything(seed)
     _ACTIVE = chosen
     if style:
@@ -121,8 +131,27 @@ def setup(seed: int = 0, *, profile: str | None = None, device: str | None = Non
     if verbose:
         other = "full" if chosen.profile == "quick" else "quick"
         print(f"gentext: profile={chosen.profile} device={chosen.device} seed={seed} "
-              f"(set {PROFILE_VARIABLE}={other} to switch profile)")
+              f"(to switch profile, run %env {PROFILE_VARIABLE}={other} before this cell)")
+        from .budget import describe
+
+        line = describe(chapter, chosen.device, chosen.profile)
+        if line:
+            print(line)
     return chosen
+
+
+_FULL: dict[str, Any] | None = None
+
+
+def full_settings() -> dict[str, Any]:
+    """The full profile's settings of the chapter's last :func:`settings` call, whatever runs.
+
+    A chapter's cost section counts what its *full* run costs (see :mod:`gentext.budget`)
+    even while the quick profile runs, so it reads the full table here.
+    """
+    if _FULL is None:
+        raise RuntimeError("call gt.settings(...) first: it records the full settings")
+    return dict(_FULL)
 
 
 def smoke_requested() -> bool:
@@ -151,6 +180,8 @@ def settings(profile: str, *, quick: dict[str, Any], full: dict[str, Any],
     unknown = sorted(set(smoke or {}) - set(full))
     if unknown:
         raise ValueError(f"smoke settings may only override full settings; unknown keys: {unknown}")
+    global _FULL
+    _FULL = dict(full)
     if profile == "quick":
         return dict(quick)
     if smoke is not None and smoke_requested():
@@ -159,3 +190,48 @@ def settings(profile: str, *, quick: dict[str, Any], full: dict[str, Any],
                   f"{', '.join(f'{k}={v}' for k, v in smoke.items())}")
         return {**full, **smoke}
     return dict(full)
+
+
+COLAB_DRIVE = "/content/drive"
+"""Where :func:`use_drive` mounts Google Drive in Colab (Colab's usual place)."""
+
+DRIVE_FOLDERS = (("GENTEXT_RESULTS", "results"), ("GENTEXT_DATA", "data"), ("GENTEXT_CACHE", "cache"))
+"""The variables :func:`use_drive` sets, and their sub-folders of ``MyDrive/<folder>/``."""
+
+
+def use_drive(folder: str = "gentext", *, verbose: bool = True) -> Path:
+    """In Google Colab, keep results, data and caches on your Google Drive.
+
+    A Colab runtime forgets its files when it is recycled. One line before a chapter's
+    set-up cell, ``import gentext as gt; gt.use_drive()``, mounts your Drive at
+    ``/content/drive`` (Colab asks you to allow it) and points ``GENTEXT_RESULTS``,
+    ``GENTEXT_DATA`` and ``GENTEXT_CACHE`` at ``results/``, ``data/`` and ``cache/`` in
+    ``MyDrive/<folder>/``, creating them. Checkpoints, saved results, MNIST and the
+    classifier cache then outlive the runtime: an interrupted training resumes in a new
+    runtime, and the comparison chapter finds the results of chapters run earlier.
+    It prints what it set and returns ``MyDrive/<folder>``.
+
+    Outside Colab it raises an error: there, set those three variables yourself if you
+    want the files somewhere other than their defaults.
+    """
+    try:
+        from google.colab import drive
+    except ImportError as err:
+        raise RuntimeError(
+            "gt.use_drive() is for Google Colab, and this is not Colab (google.colab cannot "
+            "be imported). Elsewhere your files stay where they are; to keep them in another "
+            "folder, set " + ", ".join(name for name, _ in DRIVE_FOLDERS)
+            + " to folders of your choice (in a notebook: %env GENTEXT_RESULTS=/path/to/results)."
+        ) from err
+    parts = Path(folder).parts
+    if not folder or Path(folder).is_absolute() or ".." in parts:
+        raise ValueError(f"folder must be a folder name inside MyDrive, like 'gentext'; got {folder!r}")
+    drive.mount(COLAB_DRIVE)
+    base = Path(COLAB_DRIVE) / "MyDrive" / folder
+    for name, sub in DRIVE_FOLDERS:
+        path = base / sub
+        path.mkdir(parents=True, exist_ok=True)
+        os.environ[name] = str(path)
+        if verbose:
+            print(f"gentext: {name}={path}")
+    return base

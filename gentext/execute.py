@@ -6,7 +6,9 @@ Each notebook runs top to bottom in a fresh kernel, in the quick profile, from i
 folder, and is written back in place with clean outputs: progress bars collapsed to their
 final line, execution counts 1..N, and the run's wall-clock seconds printed here. The
 chapter's old checkpoints are deleted first, so a stale checkpoint can never stand in for
-training; its results land in ``GENTEXT_RESULTS`` as usual.
+training; its results land in ``GENTEXT_RESULTS`` as usual, and are copied to
+``gentext/reference/`` (the reference results that the comparison chapter falls back on
+when it is opened alone).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import shutil
 import time
 from pathlib import Path
 
-from .results import checkpoint_path
+from .results import checkpoint_path, store_reference
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
@@ -101,6 +103,8 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(checkpoint_path(path.stem, "x").parent, ignore_errors=True)
         seconds = execute(path)
         print(f"{path}: {seconds:.1f} s")
+        if store_reference(path.stem) is not None:
+            print(f"{path}: its results are now the shipped reference (gentext/reference)")
     return 0
 
 

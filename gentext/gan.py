@@ -28,7 +28,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .train import ema_update, fingerprint, open_checkpoint, progress, rng_state, save_checkpoint, set_rng_state
+from .timing import synchronize
+from .train import (ema_update, fingerprint, open_checkpoint, progress, rng_state, save_checkpoint,
+                    set_rng_state, smoke_batches)
 
 
 def d_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
@@ -174,13 +176,16 @@ def train_gan(generator: nn.Module, discriminator: nn.Module, data: torch.Tensor
         if verbose:
             print(f"resuming {desc} from {path.name}: {history.epochs} of {epochs} epochs done")
 
+    limit = smoke_batches()  # a smoke run cuts every epoch short
+    epoch_batches = n_batches if limit is None else min(n_batches, limit)
     bar = progress(total=epochs, initial=history.epochs, desc=desc, disable=not verbose)
     try:
         for epoch in range(history.epochs, epochs):
+            synchronize(device)
             start = time.perf_counter()
             sums = {key: 0.0 for key in ("d_loss", "g_loss", "d_real", "d_fake")}
             perm = torch.randperm(len(data), generator=order_rng)
-            for b in range(n_batches):
+            for b in range(epoch_batches):
                 idx = perm[b * batch_size * pack:(b + 1) * batch_size * pack]
                 cond = () if labels is None else (labels[idx].to(device),)
                 stats = step(generator, discriminator, opt_g, opt_d, data[idx].to(device), cond,
@@ -195,10 +200,11 @@ def train_gan(generator: nn.Module, discriminator: nn.Module, data: torch.Tensor
                 for key in sums:
                     sums[key] += values[key]
             for key, total in sums.items():
-                getattr(history, key).append(total / n_batches)
+                getattr(history, key).append(total / epoch_batches)
             if snapshot is not None and epoch + 1 in snapshot_epochs:
                 with torch.no_grad():
                     snapshots[epoch + 1] = {k: v.detach().cpu() for k, v in snapshot(ema, discriminator).items()}
+            synchronize(device)
             history.seconds += time.perf_counter() - start
             if path is not None:
                 save_checkpoint(path, {

@@ -26,7 +26,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from .data import IMAGE_DATASETS, default_data_root, load_images
-from .env import get_device
+from .env import get_device, smoke_requested
 from .train import load_checkpoint, save_checkpoint
 
 LN2 = math.log(2.0)
@@ -87,6 +87,20 @@ def _shift(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     return crops[choice, torch.arange(n)]
 
 
+SMOKE_IMAGES = 2000
+"""In a smoke run (``$GENTEXT_SMOKE``) the real digits that measure samples are cut to this
+many per split: the smoke data are the 5,000 offline digits repeated to MNIST's sizes, so
+a cut loses nothing, and the nearest-image searches and the classifier's training, which
+take minutes at MNIST's size on a CPU, take seconds. The code paths stay the same."""
+
+
+def _reference_images(dataset: str, split: str, **kwargs) -> tuple[torch.Tensor, torch.Tensor]:
+    x, y = load_images(dataset, split, **kwargs)
+    if smoke_requested():
+        x, y = x[:SMOKE_IMAGES], y[:SMOKE_IMAGES]
+    return x, y
+
+
 def train_digit_classifier(dataset: str = "digits", *, epochs: int = 20, seed: int = 0,
                            device: torch.device | str | None = None,
                            verbose: bool = False) -> DigitClassifier:
@@ -97,7 +111,7 @@ def train_digit_classifier(dataset: str = "digits", *, epochs: int = 20, seed: i
     more images, gets three epochs in batches of 128, on ``device`` (default: the book's
     device choice, so a GPU when there is one). The model is returned on the CPU.
     """
-    x, y = load_images(dataset, "train")
+    x, y = _reference_images(dataset, "train")
     batch = 64
     if dataset == "mnist":
         epochs, batch = min(epochs, 3), 128
@@ -137,15 +151,16 @@ def classifier_key(dataset: str) -> str:
     h = hashlib.sha256()
     for obj in (DigitClassifier, _shift, train_digit_classifier):
         h.update(inspect.getsource(obj).encode())
-    h.update(x.numpy().tobytes())
-    h.update(y.numpy().tobytes())
+    for t in (x, y):  # the arrays' bytes, hashed in place (tobytes() would copy MNIST's 300 MB)
+        h.update(np.ascontiguousarray(t.numpy()).reshape(-1).view(np.uint8))
     h.update(torch.__version__.split("+")[0].encode())
     return h.hexdigest()[:16]
 
 
 def classifier_cache_path(dataset: str) -> Path:
     """Where the trained classifier for ``dataset`` is cached (under :func:`cache_dir`)."""
-    return cache_dir() / f"classifier-{dataset}-{classifier_key(dataset)}.pt"
+    smoke = "-smoke" if smoke_requested() else ""  # trained on a cut: never a real one
+    return cache_dir() / f"classifier-{dataset}-{classifier_key(dataset)}{smoke}.pt"
 
 
 def digit_classifier(dataset: str = "digits") -> DigitClassifier:
@@ -201,7 +216,17 @@ def _check_images(x: torch.Tensor | np.ndarray, dataset: str, name: str = "image
     return x
 
 
-def _batched(fn, x: torch.Tensor, device: torch.device, size: int = 1000) -> torch.Tensor:
+# Pixels per batch when images go through the classifier (8x8 digits 1,000 at a time, 28x28
+# MNIST 127): its widest activation is 64 channels at full resolution, 256 bytes a pixel,
+# so a batch's activations take about 25 MB whatever the number of images; and staying
+# under glibc's 32 MB mmap threshold, they are reused from batch to batch instead of being
+# mapped afresh, which is twice as fast on a CPU as batches of 1,000 MNIST images were.
+_FEATURE_PIXELS = 100_000
+
+
+def _batched(fn, x: torch.Tensor, device: torch.device, size: int | None = None) -> torch.Tensor:
+    if size is None:
+        size = max(1, min(1000, _FEATURE_PIXELS // math.prod(x.shape[2:])))
     return torch.cat([fn(x[i:i + size].to(device)).cpu() for i in range(0, len(x), size)])
 
 
@@ -222,6 +247,20 @@ def classify_digits(x: torch.Tensor, dataset: str = "digits") -> tuple[torch.Ten
     return probs.argmax(-1), probs
 
 
+@torch.no_grad()
+def _features_and_probs(x: torch.Tensor, dataset: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`classifier_features` and :func:`classify_digits`' probabilities in one pass."""
+    x = _check_images(x, dataset)
+    model = digit_classifier(dataset)
+
+    def both(batch: torch.Tensor) -> torch.Tensor:
+        features = model.features(batch)
+        return torch.cat([features, model.head(features).softmax(-1)], 1)
+
+    out = _batched(both, x, next(model.parameters()).device)
+    return out[:, :-10], out[:, -10:]
+
+
 def nearest_training(x: torch.Tensor, dataset: str = "digits") -> tuple[torch.Tensor, torch.Tensor, float]:
     """Each image's pixel distance to its nearest training image, that image's index, and
     the copy threshold: the distance that only the closest 5% of *test* images undercut.
@@ -230,11 +269,11 @@ def nearest_training(x: torch.Tensor, dataset: str = "digits") -> tuple[torch.Te
     that reproduces its training images falls below it more often.
     """
     x = _check_images(x, dataset)
-    train = load_images(dataset, "train")[0].flatten(1).to(get_device())
+    train = _reference_images(dataset, "train")[0].flatten(1).to(get_device())
     dist, idx = _nearest(x.flatten(1), train)
     memo = _memo_key(dataset)
     if memo not in _COPY_THRESHOLDS:
-        test_dist, _ = _nearest(load_images(dataset, "test")[0].flatten(1), train)
+        test_dist, _ = _nearest(_reference_images(dataset, "test")[0].flatten(1), train)
         _COPY_THRESHOLDS[memo] = float(torch.quantile(test_dist, 0.05))
     return dist, idx, _COPY_THRESHOLDS[memo]
 
@@ -242,10 +281,27 @@ def nearest_training(x: torch.Tensor, dataset: str = "digits") -> tuple[torch.Te
 _COPY_THRESHOLDS: dict[str, float] = {}
 
 
-def _nearest(rows: torch.Tensor, train: torch.Tensor, chunk: int = 500) -> tuple[torch.Tensor, torch.Tensor]:
-    """Distance to and index of each row's nearest training row, a chunk at a time (memory)."""
-    out = [torch.cdist(rows[i:i + chunk].to(train.device), train).min(1) for i in range(0, len(rows), chunk)]
-    return torch.cat([o.values for o in out]).cpu(), torch.cat([o.indices for o in out]).cpu()
+def _nearest(rows: torch.Tensor, train: torch.Tensor, chunk: int = 500,
+             block: int = 8192) -> tuple[torch.Tensor, torch.Tensor]:
+    """Distance to and index of each row's nearest training row.
+
+    ``chunk`` rows against ``block`` training rows at a time, keeping the best so far, so
+    memory is bounded (a 500 x 8192 distance matrix, 16 MB) however large both sets are;
+    ties go to the first training row, as with a single ``min``.
+    """
+    values, indices = [], []
+    for i in range(0, len(rows), chunk):
+        part = rows[i:i + chunk].to(train.device)
+        best = torch.full((len(part),), float("inf"), dtype=train.dtype, device=train.device)
+        where = torch.zeros(len(part), dtype=torch.long, device=train.device)
+        for j in range(0, len(train), block):
+            dist, idx = torch.cdist(part, train[j:j + block]).min(1)
+            closer = dist < best
+            best = torch.where(closer, dist, best)
+            where = torch.where(closer, idx + j, where)
+        values.append(best.cpu())
+        indices.append(where.cpu())
+    return torch.cat(values), torch.cat(indices)
 
 
 def auroc(normal_scores: torch.Tensor, outlier_scores: torch.Tensor) -> float:
@@ -314,6 +370,29 @@ def two_sample_accuracy(a: torch.Tensor | np.ndarray, b: torch.Tensor | np.ndarr
     return float(cross_val_score(model, features, labels, cv=split).mean())
 
 
+_YARDSTICKS: dict[str, tuple] = {}
+
+
+def _real_yardstick(dataset: str) -> tuple:
+    """What :func:`sample_quality` measures of the real digits, computed once per data set.
+
+    The test split's features; the validation split's features, class probabilities and
+    distances to the nearest training image; the copy threshold. They depend only on the
+    data and the cached classifier, and at MNIST's size the nearest-image search alone
+    takes half a minute on a CPU, so every later call reuses them.
+    """
+    memo = _memo_key(dataset)
+    if memo not in _YARDSTICKS:
+        test, _ = _reference_images(dataset, "test")
+        real, _ = _reference_images(dataset, "val")
+        f_test = classifier_features(test, dataset)
+        # one pass through the classifier gives each image's features and class probabilities
+        f_real, probs_real = _features_and_probs(real, dataset)
+        dist_real, _, threshold = nearest_training(real, dataset)
+        _YARDSTICKS[memo] = (f_test, f_real, probs_real, dist_real, threshold)
+    return _YARDSTICKS[memo]
+
+
 def sample_quality(samples: torch.Tensor, dataset: str = "digits", *, repeats: int = 5) -> dict[str, float]:
     """Score generated images against held-out real digits, each number with its spread.
 
@@ -340,28 +419,23 @@ def sample_quality(samples: torch.Tensor, dataset: str = "digits", *, repeats: i
     rarest and commonest predicted class's share among the samples).
     """
     samples = _check_images(samples, dataset, "samples")
-    test, _ = load_images(dataset, "test")
-    real, _ = load_images(dataset, "val")
-    n = len(real)
     if len(samples) < 100:
         raise ValueError(f"sample_quality needs at least 100 samples, got {len(samples)}")
-    n = min(n, len(samples))
+    f_test, f_real, probs_real, dist_real, _ = _real_yardstick(dataset)
+    n = min(len(f_real), len(samples))
     rng = torch.Generator().manual_seed(0)
-    f_test = classifier_features(test, dataset)
-    f_real = classifier_features(real[:n], dataset)
+    f_real = f_real[:n]
     fd_real = frechet_distance(f_real, f_test)
-    f_samples = classifier_features(samples, dataset)
+    f_samples, probs = _features_and_probs(samples, dataset)
     fds, c2st, c2st_real = [], [], []
     for r in range(repeats):
         pick = torch.randperm(len(samples), generator=rng)[:n]
-        test_pick = torch.randperm(len(test), generator=rng)[:n]
+        test_pick = torch.randperm(len(f_test), generator=rng)[:n]
         fds.append(frechet_distance(f_samples[pick], f_test))
         c2st.append(two_sample_accuracy(f_samples[pick], f_test[test_pick], seed=r))
         c2st_real.append(two_sample_accuracy(f_real, f_test[test_pick], seed=r))
-    labels, probs = classify_digits(samples, dataset)
-    _, probs_real = classify_digits(real, dataset)
+    labels = probs.argmax(-1)
     dist, _, threshold = nearest_training(samples, dataset)
-    dist_real, _, _ = nearest_training(real, dataset)
     shares = torch.bincount(labels, minlength=10).float() / len(labels)
     fd = float(np.mean(fds))
     return {
@@ -396,7 +470,7 @@ def within_class_diversity(samples: torch.Tensor, labels: torch.Tensor, dataset:
     labels = torch.as_tensor(labels).long().cpu()
     if labels.shape != (len(samples),):
         raise ValueError(f"labels must have shape ({len(samples)},), got {tuple(labels.shape)}")
-    real, real_labels = load_images(dataset, "val")
+    real, real_labels = _reference_images(dataset, "val")
     f_samples, f_real = classifier_features(samples, dataset), classifier_features(real, dataset)
     ratios = []
     for k in range(10):
@@ -404,5 +478,24 @@ def within_class_diversity(samples: torch.Tensor, labels: torch.Tensor, dataset:
         if len(mine) < 2:
             raise ValueError(f"within_class_diversity needs at least two samples of every class; class {k} "
                              f"has {len(mine)}")
-        ratios.append(torch.pdist(mine).mean() / torch.pdist(theirs).mean())
+        ratios.append(_mean_pairwise_distance(mine) / _mean_pairwise_distance(theirs))
     return float(torch.stack(ratios).mean())
+
+
+def _mean_pairwise_distance(x: torch.Tensor, budget: int = 1 << 22) -> torch.Tensor:
+    """``torch.pdist(x).mean()`` without its ``N (N - 1) / 2`` vector of distances.
+
+    Rows are taken a chunk at a time (at most ``budget`` distances, 16 MB, at once) against
+    the rows from the chunk on; the distances are computed from differences, as ``pdist``
+    does (not through the matrix product ``torch.cdist`` uses by default, which loses
+    precision on close pairs), and summed in float64.
+    """
+    n = len(x)
+    chunk = max(1, budget // max(n, 1))
+    total = torch.zeros((), dtype=torch.float64, device=x.device)
+    for i in range(0, n, chunk):
+        part = x[i:i + chunk]
+        dist = torch.cdist(part, x[i:], compute_mode="donot_use_mm_for_euclid_dist")
+        # pairs within the chunk once (above the diagonal), then all pairs with later rows
+        total += dist[:, :len(part)].triu(1).double().sum() + dist[:, len(part):].double().sum()
+    return (total / (n * (n - 1) // 2)).to(x.dtype)

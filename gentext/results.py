@@ -151,9 +151,41 @@ def save_results(chapter: str, metrics: dict[str, Any], samples: torch.Tensor | 
     return folder
 
 
-def load_results(chapter: str) -> tuple[dict[str, Any], np.ndarray, np.ndarray | None]:
+REFERENCE_DIR = PACKAGE_DIR / "reference"
+"""Reference results that ship with gentext: each chapter's quick-profile metrics and
+samples from the clean run that made the notebooks' committed outputs
+(``python -m gentext.execute`` copies them here). The comparison chapter falls back on them
+when a reader opens it alone, as in Colab, where each chapter runs in its own runtime."""
+
+
+def store_reference(chapter: str) -> Path | None:
+    """Copy a chapter's quick-profile results from :func:`results_dir` to the reference.
+
+    Returns the reference folder, or None when the chapter saved no results (or saved
+    them in another profile: only the quick profile's outputs are committed).
+    """
+    source = results_dir() / chapter
+    if not (source / "metrics.json").exists():
+        return None
+    metrics = json.loads((source / "metrics.json").read_text())
+    if metrics.get("profile") != "quick":
+        return None
+    target = REFERENCE_DIR / chapter
+    for name in ("samples.npz", "metrics.json"):  # metrics last, as in save_results
+        data = (source / name).read_bytes()
+        atomic_write(target / name, lambda fh, data=data: fh.write(data))
+    return target
+
+
+def load_reference(chapter: str) -> tuple[dict[str, Any], np.ndarray, np.ndarray | None]:
+    """The shipped reference results of a chapter, like :func:`load_results`."""
+    return load_results(chapter, folder=REFERENCE_DIR / chapter)
+
+
+def load_results(chapter: str, *, folder: Path | None = None
+                 ) -> tuple[dict[str, Any], np.ndarray, np.ndarray | None]:
     """Read back what :func:`save_results` wrote: ``(metrics, samples, labels or None)``."""
-    folder = results_dir() / chapter
+    folder = folder if folder is not None else results_dir() / chapter
     if not (folder / "metrics.json").exists():
         raise FileNotFoundError(f"no results for chapter {chapter!r} in {folder}; run its notebook first")
     metrics = json.loads((folder / "metrics.json").read_text())

@@ -35,6 +35,7 @@ import torch
 from torch import nn
 
 from .files import atomic_write
+from .timing import synchronize
 
 LossFn = Callable[[nn.Module, Any], torch.Tensor]
 
@@ -64,7 +65,7 @@ class WarmupCosine:
 
 
 def progress(iterable: Iterable | None = None, **kwargs: Any):
-    """A tqdm progress bar: a widget in Jupyter when ipywidgets is installed, text otherwise.
+    """A tqdm progress bar: a widget in Jupyter and Colab (with ipywidgets), text otherwise.
 
     Text bars go to stdout rather than stderr so that executed notebooks hold no stderr
     output; ``GENTEXT_PLAIN_PROGRESS=1`` forces text bars (the notebook executor sets it).
@@ -86,11 +87,24 @@ def progress(iterable: Iterable | None = None, **kwargs: Any):
 
 
 def _in_notebook() -> bool:
-    shell = sys.modules.get("IPython")
+    """Whether code runs under a Jupyter kernel, which can show tqdm's widget.
+
+    Jupyter's kernels run ipykernel's ``ZMQInteractiveShell``; Colab runs a subclass of it
+    (``google.colab._shell.Shell``), so any class in the shell's MRO with that name counts.
+    IPython in a terminal (``TerminalInteractiveShell``) and plain Python get text bars.
+    The check reads class names only, so it imports neither IPython nor ipykernel.
+    """
+    ipython = sys.modules.get("IPython")
+    get_ipython = getattr(ipython, "get_ipython", None)
+    if get_ipython is None:
+        return False
+    try:
+        shell = get_ipython()
+    except Exception:  # pragma: no cover - a broken or half-imported IPython
+        return False
     if shell is None:
         return False
-    ip = shell.get_ipython() if hasattr(shell, "get_ipython") else None
-    return ip is not None and type(ip).__name__ == "ZMQInteractiveShell"
+    return any(cls.__name__ == "ZMQInteractiveShell" for cls in type(shell).__mro__)
 
 
 @dataclass
@@ -242,11 +256,28 @@ def set_rng_state(state: dict[str, Any] | torch.Tensor) -> None:
         torch.mps.set_rng_state(state["mps"])
 
 
+def smoke_batches() -> int | None:
+    """How many batches an epoch may use in a smoke run (``$GENTEXT_SMOKE``), else None.
+
+    A smoke run tests the full profile's code path on full-size data in seconds, so the
+    training loops (:func:`fit`, :func:`gentext.gan.train_gan`) cut every epoch short.
+    """
+    from .env import smoke_requested
+
+    return SMOKE_BATCHES if smoke_requested() else None
+
+
+SMOKE_BATCHES = 6
+
+
 def _mean_loss(model: nn.Module, loss_fn: LossFn, loader: Iterable, device: torch.device) -> float:
     model.eval()
     total, count = 0.0, 0
+    limit = smoke_batches()
     with torch.no_grad():
-        for batch in loader:
+        for i, batch in enumerate(loader):
+            if limit is not None and i >= limit:
+                break
             batch = _to_device(batch, device)
             n = _batch_size(batch)
             total += float(loss_fn(model, batch)) * n
@@ -357,13 +388,17 @@ def fit(model: nn.Module, loss_fn: LossFn, train_loader: Iterable, *,
         group.setdefault("base_lr", group["lr"])
     steps_per_epoch = len(train_loader) if lr_schedule is not None else 0
 
+    limit = smoke_batches()
     bar = progress(total=epochs, initial=history.epochs, desc=desc, disable=not verbose)
     try:
         for epoch in range(history.epochs, epochs):
+            synchronize(device)  # a GPU runs ahead of Python: time what it has done
             start = time.perf_counter()
             model.train()
             total, count = 0.0, 0
             for step, batch in enumerate(train_loader):
+                if limit is not None and step >= limit:
+                    break
                 batch = _to_device(batch, device)
                 if lr_schedule is not None:
                     done = (epoch * steps_per_epoch + step) / (epochs * steps_per_epoch)
@@ -400,6 +435,7 @@ def fit(model: nn.Module, loss_fn: LossFn, train_loader: Iterable, *,
                 if patience is not None and bad_epochs >= patience:
                     history.stopped_early = True
                     postfix["stopped"] = f"early, best epoch {history.best_epoch + 1}"
+            synchronize(device)
             history.seconds += time.perf_counter() - start
             history.finished = history.stopped_early or epoch + 1 == epochs
             if path is not None:

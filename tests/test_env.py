@@ -86,3 +86,76 @@ def test_smoke_settings_override_full_only_when_asked(capsys, monkeypatch):
     assert gt.settings("quick", quick=quick, full=full, smoke={"steps": 2}) == quick
     with pytest.raises(ValueError, match="unknown keys"):
         gt.settings("full", quick=quick, full=full, smoke={"epochs": 2})
+
+
+def test_setup_line_shows_the_notebook_command_to_switch_profile(capsys, monkeypatch):
+    monkeypatch.setenv("GENTEXT_DEVICE", "cpu")
+    monkeypatch.setenv("GENTEXT_PROFILE", "quick")
+    gt.setup(seed=0, style=False)
+    line = capsys.readouterr().out.strip()
+    assert line.startswith("gentext: profile=quick device=cpu seed=0")
+    assert "%env GENTEXT_PROFILE=full" in line
+    gt.setup(seed=0, profile="full", style=False)
+    assert "%env GENTEXT_PROFILE=quick" in capsys.readouterr().out
+
+
+def test_setup_keeps_the_chapter_it_was_given(monkeypatch):
+    monkeypatch.setenv("GENTEXT_DEVICE", "cpu")
+    assert gt.setup(seed=0, verbose=False, style=False).chapter is None
+    cfg = gt.setup(seed=1, verbose=False, style=False, chapter="02_vae")
+    assert cfg.chapter == "02_vae" and cfg.seed == 1
+    assert str(cfg).startswith("profile=")
+
+
+def _fake_colab(monkeypatch, tmp_path):
+    """A stand-in for google.colab whose drive.mount makes MyDrive under tmp_path."""
+    import sys
+    import types
+
+    mounted = []
+
+    def mount(mountpoint, **kwargs):
+        mounted.append(mountpoint)
+        (tmp_path / "drive" / "MyDrive").mkdir(parents=True, exist_ok=True)
+
+    google = types.ModuleType("google")
+    colab = types.ModuleType("google.colab")
+    colab.drive = types.SimpleNamespace(mount=mount)
+    google.colab = colab
+    monkeypatch.setitem(sys.modules, "google", google)
+    monkeypatch.setitem(sys.modules, "google.colab", colab)
+    monkeypatch.setattr(env, "COLAB_DRIVE", str(tmp_path / "drive"))
+    return mounted
+
+
+def test_use_drive_mounts_and_points_gentext_at_drive(monkeypatch, tmp_path, capsys):
+    from gentext import data, metrics, results
+
+    for name in ("GENTEXT_RESULTS", "GENTEXT_DATA", "GENTEXT_CACHE"):
+        # setenv (not delenv) so that monkeypatch restores even a variable that was unset
+        monkeypatch.setenv(name, "before-use-drive")
+    mounted = _fake_colab(monkeypatch, tmp_path)
+    base = gt.use_drive()
+    assert mounted == [str(tmp_path / "drive")]
+    assert base == tmp_path / "drive" / "MyDrive" / "gentext"
+    out = capsys.readouterr().out
+    for name, sub in (("GENTEXT_RESULTS", "results"), ("GENTEXT_DATA", "data"), ("GENTEXT_CACHE", "cache")):
+        assert (base / sub).is_dir()
+        assert env.os.environ[name] == str(base / sub)
+        assert f"{name}={base / sub}" in out
+    # gentext reads the variables when it needs a folder, not when it is imported
+    assert results.results_dir() == base / "results"
+    assert results.checkpoint_path("01_autoencoder", "ae", profile="quick").is_relative_to(base / "results")
+    assert data.default_data_root() == base / "data"
+    assert metrics.cache_dir() == base / "cache"
+    assert gt.use_drive("my book", verbose=False) == tmp_path / "drive" / "MyDrive" / "my book"
+    with pytest.raises(ValueError, match="inside MyDrive"):
+        gt.use_drive("../elsewhere")
+
+
+def test_use_drive_outside_colab_says_what_to_do(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "google.colab", None)  # makes the import fail
+    with pytest.raises(RuntimeError, match="for Google Colab.*GENTEXT_RESULTS, GENTEXT_DATA, GENTEXT_CACHE"):
+        gt.use_drive()

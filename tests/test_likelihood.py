@@ -90,3 +90,92 @@ def test_mixture_of_independent_pixels_baseline():
     assert ten == lk.mixture_of_independent_pixels_nll(x_train, x_test, 17), "seeded: the same number twice"
     with pytest.raises(ValueError, match="components"):
         lk.mixture_of_independent_pixels_nll(x_train, x_test, 17, components=0)
+
+
+# The baselines as they were first written: the whole training set one-hot at once
+# (N x D x levels). Exact, and fine on the 8x8 digits; at MNIST's shapes that tensor takes
+# 80 GB, which is why gentext streams instead (tests/test_memory.py runs those shapes).
+def _one_hot_independent_pixels_nll(train_levels, test_levels, levels, smoothing=1.0):
+    train, test = train_levels.flatten(1).long(), test_levels.flatten(1).long()
+    counts = torch.nn.functional.one_hot(train, levels).sum(0).double() + smoothing
+    log_p = (counts / counts.sum(-1, keepdim=True)).log()
+    return float(-log_p.gather(1, test.T).sum(0).mean())
+
+
+def _one_hot_mixture_nll(train_levels, test_levels, levels, components=10, iterations=100, smoothing=1.0,
+                         seed=0):
+    train = torch.nn.functional.one_hot(train_levels.flatten(1).long(), levels).double()
+    test = test_levels.flatten(1).long()
+    g = torch.Generator().manual_seed(seed)
+    resp = torch.rand(len(train), components, generator=g, dtype=torch.float64)
+    resp = resp / resp.sum(1, keepdim=True)
+    for _ in range(iterations):
+        counts = torch.einsum("nk,ndl->kdl", resp, train) + smoothing
+        log_theta = (counts / counts.sum(-1, keepdim=True)).log()
+        log_pi = (resp.sum(0) / len(train)).log()
+        joint = log_pi + torch.einsum("ndl,kdl->nk", train, log_theta)
+        resp = (joint - joint.logsumexp(1, keepdim=True)).exp()
+    picked = log_theta[:, torch.arange(test.shape[1])[None, :], test]
+    return float(-(log_pi[:, None] + picked.sum(-1)).logsumexp(0).mean())
+
+
+@pytest.mark.parametrize("batch_pixels, iterations", [(None, 100), (64 * 37, 30), (64, 3)],
+                         ids=["default-batches", "37-digit-batches", "one-digit-batches"])
+def test_streamed_baselines_equal_the_whole_set_computation(batch_pixels, iterations, monkeypatch):
+    if batch_pixels is not None:
+        monkeypatch.setattr(lk, "_PIXELS_PER_BATCH", batch_pixels)
+    x_train, _ = gt.data.load_images("digits", "train", levels=True)
+    x_test, _ = gt.data.load_images("digits", "test", levels=True)
+    for smoothing in (1.0, 0.25):
+        assert lk.independent_pixels_nll(x_train, x_test, 17, smoothing) == pytest.approx(
+            _one_hot_independent_pixels_nll(x_train, x_test, 17, smoothing), rel=1e-12)
+    for kwargs in ({"iterations": iterations}, {"components": 3, "iterations": min(iterations, 7), "smoothing": 0.5,
+                                                "seed": 2}, {"components": 1, "iterations": 2}):
+        assert lk.mixture_of_independent_pixels_nll(x_train, x_test, 17, **kwargs) == pytest.approx(
+            _one_hot_mixture_nll(x_train, x_test, 17, **kwargs), rel=1e-9), kwargs
+
+
+def test_streamed_baselines_at_256_levels_and_other_input_types(monkeypatch):
+    monkeypatch.setattr(lk, "_PIXELS_PER_BATCH", 36 * 7)  # 7 images a batch
+    g = torch.Generator().manual_seed(0)
+    # MNIST-like: mostly 0, some pixels ink; and one pixel that is always 0
+    ink = torch.rand(300, 1, 6, 6, generator=g) < 0.3
+    x = torch.where(ink, torch.randint(1, 256, (300, 1, 6, 6), generator=g), 0)
+    x[:, 0, 0, 0] = 0
+    train, test = x[:250], x[250:]
+    ref = _one_hot_independent_pixels_nll(train, test, 256)
+    assert lk.independent_pixels_nll(train, test, 256) == pytest.approx(ref, rel=1e-12)
+    assert lk.independent_pixels_nll(train.to(torch.uint8), test.to(torch.uint8), 256) == pytest.approx(ref, rel=1e-12)
+    ref = _one_hot_mixture_nll(train, test, 256, components=4, iterations=20)
+    assert lk.mixture_of_independent_pixels_nll(train, test, 256, components=4, iterations=20) == pytest.approx(
+        ref, rel=1e-9)
+    # an expanded (stride-0) tensor works too: it is sliced a batch at a time
+    one = x[:1].expand(40, 1, 6, 6)
+    assert lk.mixture_of_independent_pixels_nll(one, test, 256, components=2, iterations=3) == pytest.approx(
+        _one_hot_mixture_nll(one, test, 256, components=2, iterations=3), rel=1e-9)
+    # every training pixel at its commonest level: no pixel is visited at all
+    zeros = torch.zeros(30, 1, 6, 6, dtype=torch.long)
+    assert lk.mixture_of_independent_pixels_nll(zeros, zeros, 256, components=3, iterations=4) == pytest.approx(
+        _one_hot_mixture_nll(zeros, zeros, 256, components=3, iterations=4), rel=1e-9)
+
+
+def test_baselines_reject_levels_out_of_range():
+    ok = torch.zeros(4, 1, 2, 2, dtype=torch.long)
+    bad = ok.clone()
+    bad[1, 0, 1, 1] = 17
+    for fn in (lk.independent_pixels_nll, lk.mixture_of_independent_pixels_nll):
+        with pytest.raises(ValueError, match=r"0\.\.16"):
+            fn(bad, ok, 17)
+        with pytest.raises(ValueError, match=r"0\.\.16"):
+            fn(ok, -1 - bad, 17)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")
+def test_baselines_compute_on_the_device_of_their_inputs():
+    x_train, _ = gt.data.load_images("digits", "train", levels=True)
+    x_test, _ = gt.data.load_images("digits", "test", levels=True)
+    cpu = (lk.independent_pixels_nll(x_train, x_test, 17),
+           lk.mixture_of_independent_pixels_nll(x_train, x_test, 17, iterations=20))
+    gpu = (lk.independent_pixels_nll(x_train.cuda(), x_test.cuda(), 17),
+           lk.mixture_of_independent_pixels_nll(x_train.cuda(), x_test.cuda(), 17, iterations=20))
+    assert gpu == pytest.approx(cpu, rel=1e-9)

@@ -179,3 +179,69 @@ def test_within_class_diversity_is_one_for_real_digits_and_low_for_copies():
         gt.metrics.within_class_diversity(x[:5], torch.zeros(5, dtype=torch.long))
     with pytest.raises(ValueError, match="labels must have shape"):
         gt.metrics.within_class_diversity(x, y[:3])
+
+
+def test_mean_pairwise_distance_in_chunks_equals_pdist():
+    g = torch.Generator().manual_seed(0)
+    for n in (2, 3, 40, 301):
+        x = 3 * torch.randn(n, 64, generator=g)
+        x[-1] = x[0]  # a pair at distance 0
+        for budget in (1, 7 * n, 1 << 22):  # one row a chunk, seven, all
+            assert metrics._mean_pairwise_distance(x, budget) == pytest.approx(
+                float(torch.pdist(x).mean()), rel=1e-6), (n, budget)
+
+
+def test_within_class_diversity_equals_the_pdist_formula():
+    test, test_y = gt.data.load_images("digits", "test")
+    val, val_y = gt.data.load_images("digits", "val")
+    f_test, f_val = metrics.classifier_features(test), metrics.classifier_features(val)
+    ref = torch.stack([torch.pdist(f_test[test_y == k]).mean() / torch.pdist(f_val[val_y == k]).mean()
+                       for k in range(10)]).mean()
+    assert metrics.within_class_diversity(test, test_y) == pytest.approx(float(ref), rel=1e-5)
+
+
+def test_nearest_in_blocks_equals_one_distance_matrix():
+    g = torch.Generator().manual_seed(0)
+    train = torch.rand(230, 20, generator=g)
+    train[150] = train[40]  # a duplicate in a later block: ties go to the first
+    rows = torch.cat([train[[40, 7, 229]], torch.rand(60, 20, generator=g)])
+    whole = torch.cdist(rows, train).min(1)
+    for chunk, block in ((500, 8192), (7, 16), (1, 1), (64, 229)):
+        dist, idx = metrics._nearest(rows, train, chunk=chunk, block=block)
+        assert torch.equal(idx, whole.indices), (chunk, block)
+        # cdist goes through a matrix product (for more than 25 rows), whose rounding depends on
+        # the shapes: a distance of 0 can come out as 1e-3
+        assert torch.allclose(dist, whole.values, atol=2e-3), (chunk, block)
+    assert idx[:3].tolist() == [40, 7, 229]
+
+
+def test_classifier_batches_are_bounded_and_one_pass_gives_features_and_probabilities():
+    sizes = []
+
+    def record(batch):
+        sizes.append(len(batch))
+        return batch.flatten(1)[:, :2]
+
+    metrics._batched(record, torch.zeros(1500, 1, 8, 8), torch.device("cpu"))
+    assert sizes == [1000, 500]  # the 8x8 digits go as they always did
+    sizes.clear()
+    metrics._batched(record, torch.zeros(1000, 1, 28, 28), torch.device("cpu"))
+    assert max(sizes) * 28 * 28 <= metrics._FEATURE_PIXELS and sum(sizes) == 1000
+    x, _ = gt.data.load_images("digits", "val")
+    features, probs = metrics._features_and_probs(x, "digits")
+    assert torch.allclose(features, metrics.classifier_features(x), atol=1e-6)
+    assert torch.allclose(probs, metrics.classify_digits(x)[1], atol=1e-6)
+
+
+def test_classifier_key_hashes_the_same_bytes_as_before():
+    import hashlib
+    import inspect
+
+    x, y = gt.data.load_images("digits", "train", levels=True)
+    h = hashlib.sha256()
+    for obj in (metrics.DigitClassifier, metrics._shift, metrics.train_digit_classifier):
+        h.update(inspect.getsource(obj).encode())
+    h.update(x.numpy().tobytes())
+    h.update(y.numpy().tobytes())
+    h.update(torch.__version__.split("+")[0].encode())
+    assert metrics.classifier_key("digits") == h.hexdigest()[:16]  # cached classifiers stay valid

@@ -1,10 +1,13 @@
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
 import gentext as gt
+
+ROOT = Path(__file__).resolve().parents[1]
 
 METRICS = {"train_seconds": 1.5, "n_params": 1000, "sample_seconds": 0.1, "test_nll_nats": None,
            "nested": {"a": np.float32(1.0), "b": [1, 2]}}
@@ -109,3 +112,64 @@ def test_results_record_their_code_and_go_stale_when_it_changes(results, tmp_pat
     old = {**metrics, "provenance": {**res.provenance("97_test"), "gentext_sha256": "0" * 64}}
     assert "gentext's code changed" in res.stale_reason("97_test", old)
     assert "do not record" in res.stale_reason("97_test", {k: v for k, v in metrics.items() if k != "provenance"})
+
+
+def test_reference_results_ship_for_every_chapter_and_are_fresh():
+    """Chapter 9 opened alone (as in Colab) falls back on these: they must match the code.
+
+    ``python -m gentext.execute`` refreshes them whenever it re-executes a chapter.
+    """
+    from gentext.results import REFERENCE_DIR, load_reference, stale_reason
+
+    notebooks = ROOT / "notebooks"  # absent where the tests run against an installed gentext
+    chapters = (sorted(p.stem for p in notebooks.glob("0[1-8]_*.ipynb")) if notebooks.is_dir()
+                else sorted(p.name for p in REFERENCE_DIR.iterdir()))
+    assert len(chapters) >= 8, chapters
+    for chapter in chapters:
+        metrics, samples, _ = load_reference(chapter)
+        assert metrics["profile"] == "quick", chapter
+        assert stale_reason(chapter, metrics) is None, (
+            f"the reference results of {chapter} are stale ({stale_reason(chapter, metrics)}): "
+            f"re-execute it with python -m gentext.execute notebooks/{chapter}.ipynb")
+        assert samples.shape[1:] == (1, 8, 8) and len(samples) >= 800
+        size = sum(f.stat().st_size for f in (REFERENCE_DIR / chapter).iterdir())
+        assert size < 400_000, f"{chapter}'s reference results take {size} bytes"
+
+
+def test_store_reference_copies_the_quick_profiles_results_only(results, tmp_path, monkeypatch):
+    from gentext import results as results_module
+
+    monkeypatch.setattr(results_module, "REFERENCE_DIR", tmp_path / "reference")
+    assert results_module.store_reference("96_test") is None  # nothing saved yet
+    gt.setup(seed=0, profile="quick", device="cpu", verbose=False, style=False)
+    gt.save_results("96_test", METRICS, torch.rand(800, 1, 8, 8))
+    folder = results_module.store_reference("96_test")
+    assert folder == tmp_path / "reference" / "96_test"
+    metrics, samples, _ = results_module.load_reference("96_test")
+    assert metrics["train_seconds"] == 1.5 and samples.shape == (800, 1, 8, 8)
+    gt.setup(seed=0, profile="full", device="cpu", verbose=False, style=False)
+    gt.save_results("95_test", METRICS, torch.rand(800, 1, 28, 28))
+    assert results_module.store_reference("95_test") is None  # full-profile results stay
+
+
+def test_chapter_9_opened_alone_uses_the_shipped_reference_results(tmp_path):
+    """As in Colab: no chapter has run in this runtime, so no results are on disk."""
+    import os
+
+    import nbformat
+    from nbclient import NotebookClient
+
+    path = ROOT / "notebooks" / "09_comparison.ipynb"
+    if not path.exists():
+        pytest.skip("needs the book's checkout")
+    nb = nbformat.read(path, as_version=4)
+    first_exercise = next(i for i, c in enumerate(nb.cells)
+                          if c.cell_type == "markdown" and c.source.startswith("## Exercises"))
+    nb.cells = nb.cells[:first_exercise]  # the comparison itself; the exercises need no data
+    client = NotebookClient(nb, timeout=600, kernel_name="python3",
+                            resources={"metadata": {"path": str(path.parent)}})
+    client.execute(env={**os.environ, "GENTEXT_PROFILE": "quick", "GENTEXT_PLAIN_PROGRESS": "1",
+                        "GENTEXT_RESULTS": str(tmp_path / "empty")})
+    text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+    assert "8 of them are the reference results that ship with gentext" in text
+    assert "saved the comparison" in text

@@ -314,3 +314,74 @@ def test_ema_update_moves_towards_the_model_and_copies_buffers():
         gt.train.ema_update(ema, model, 1.5)
     with pytest.raises(ValueError, match="same parameters"):
         gt.train.ema_update(torch.nn.Linear(2, 2), model, 0.9)
+
+
+# Progress bars: a widget under any Jupyter kernel (Colab's shell subclasses ipykernel's),
+# text in a terminal IPython and in plain Python.
+
+class ZMQInteractiveShell:  # the name ipykernel's shell has; only the name is checked
+    pass
+
+
+class ColabShell(ZMQInteractiveShell):  # like google.colab._shell.Shell
+    pass
+
+
+class TerminalInteractiveShell:
+    pass
+
+
+def _fake_ipython(monkeypatch, shell_class):
+    import sys
+    import types
+
+    module = types.ModuleType("IPython")
+    module.get_ipython = lambda: None if shell_class is None else shell_class()
+    monkeypatch.setitem(sys.modules, "IPython", module)
+
+
+@pytest.mark.parametrize("shell_class, expected", [
+    (ZMQInteractiveShell, True), (ColabShell, True), (TerminalInteractiveShell, False), (None, False),
+])
+def test_notebook_detection_recognises_kernel_shells_and_subclasses(monkeypatch, shell_class, expected):
+    from gentext import train
+
+    _fake_ipython(monkeypatch, shell_class)
+    assert train._in_notebook() is expected
+
+
+def test_notebook_detection_without_ipython(monkeypatch):
+    import sys
+
+    from gentext import train
+
+    monkeypatch.setitem(sys.modules, "IPython", None)
+    assert train._in_notebook() is False
+    monkeypatch.delitem(sys.modules, "IPython")
+    assert train._in_notebook() is False
+
+
+def test_progress_uses_the_widget_in_colab_unless_plain_is_forced(monkeypatch):
+    import sys
+    import types
+
+    from tqdm.std import tqdm as text_tqdm
+
+    # Stand-ins for ipywidgets and tqdm.notebook, so the test needs neither installed.
+    created = []
+    widget_module = types.ModuleType("tqdm.notebook")
+    widget_module.tqdm = lambda iterable=None, **kw: created.append(kw) or "widget"
+    monkeypatch.setitem(sys.modules, "ipywidgets", types.ModuleType("ipywidgets"))
+    monkeypatch.setitem(sys.modules, "tqdm.notebook", widget_module)
+    monkeypatch.delenv("GENTEXT_PLAIN_PROGRESS", raising=False)
+    _fake_ipython(monkeypatch, ColabShell)
+    assert gt.progress(range(3)) == "widget" and len(created) == 1
+    monkeypatch.setenv("GENTEXT_PLAIN_PROGRESS", "1")
+    bar = gt.progress(range(3), disable=True)
+    assert isinstance(bar, text_tqdm) and len(created) == 1
+    bar.close()
+    monkeypatch.delenv("GENTEXT_PLAIN_PROGRESS")
+    _fake_ipython(monkeypatch, TerminalInteractiveShell)
+    bar = gt.progress(range(3), disable=True)
+    assert isinstance(bar, text_tqdm) and len(created) == 1
+    bar.close()
