@@ -8,6 +8,7 @@ The chapters import it as ``import gentext as gt`` and use:
 * ``gt.budget``, ``gt.full_settings``: what a chapter's full profile costs, counted on a CPU;
 * ``gt.data``: the digits split, MNIST, 2-D toy sets and loaders;
 * ``gt.fit``: the training loop with validation, early stopping and checkpoints;
+* ``gt.batched``: a function over a data set in bounded batches on the device;
 * ``gt.plot``: figures in the book's style;
 * ``gt.metrics``: likelihood units and the classifier-feature Frechet distance;
 * ``gt.likelihood``: discrete likelihoods, Gaussian KL, IWAE, baselines (chapter 2 on);
@@ -24,7 +25,7 @@ from .env import (Setup, full_settings, get_device, get_profile, seed_everything
                   use_drive)
 from .results import checkpoint_path, load_results, results_dir, save_results
 from .timing import Timer, per_thousand, timer
-from .train import History, count_parameters, fit, load_checkpoint, progress, save_checkpoint
+from .train import History, batched, count_parameters, fit, load_checkpoint, progress, save_checkpoint
 
 __version__ = "0.1.0"
 
@@ -32,6 +33,6 @@ __all__ = [
     "Setup", "History", "setup", "settings", "seed_everything", "get_device", "get_profile",
     "fit", "progress", "count_parameters", "save_checkpoint", "load_checkpoint",
     "save_results", "load_results", "results_dir", "checkpoint_path",
-    "use_drive", "timer", "Timer", "per_thousand", "budget", "full_settings",
+    "batched", "use_drive", "timer", "Timer", "per_thousand", "budget", "full_settings",
     "data", "metrics", "plot", "exercises", "likelihood", "gan", "show_source", "table", "quality_table", "__version__",
 ]

@@ -27,7 +27,7 @@ from torch.nn import functional as F
 
 from .data import IMAGE_DATASETS, default_data_root, load_images
 from .env import get_device, smoke_requested
-from .train import load_checkpoint, save_checkpoint
+from .train import batched, load_checkpoint, save_checkpoint
 
 LN2 = math.log(2.0)
 
@@ -227,7 +227,7 @@ _FEATURE_PIXELS = 100_000
 def _batched(fn, x: torch.Tensor, device: torch.device, size: int | None = None) -> torch.Tensor:
     if size is None:
         size = max(1, min(1000, _FEATURE_PIXELS // math.prod(x.shape[2:])))
-    return torch.cat([fn(x[i:i + size].to(device)).cpu() for i in range(0, len(x), size)])
+    return batched(fn, x, batch_size=size, device=device)
 
 
 @torch.no_grad()

@@ -385,3 +385,18 @@ def test_progress_uses_the_widget_in_colab_unless_plain_is_forced(monkeypatch):
     bar = gt.progress(range(3), disable=True)
     assert isinstance(bar, text_tqdm) and len(created) == 1
     bar.close()
+
+
+def test_batched_equals_one_call_and_keeps_tuples():
+    x, y = torch.randn(10, 3), torch.arange(10)
+    out = gt.batched(lambda a: a * 2, x, batch_size=3)
+    assert torch.equal(out, x * 2)
+    mu, idx = gt.batched(lambda a, b: (a.sum(1), b + 1), x, y, batch_size=4, device="cpu")
+    assert torch.allclose(mu, x.sum(1)) and torch.equal(idx, y + 1)
+    seen = []
+    gt.batched(lambda a: seen.append(len(a)) or a, x, batch_size=4)
+    assert seen == [4, 4, 2]  # never more than a batch at once
+    with pytest.raises(ValueError, match="equal lengths"):
+        gt.batched(lambda a, b: a, x, y[:5], batch_size=4)
+    with pytest.raises(ValueError, match="at least 1"):
+        gt.batched(lambda a: a, x, batch_size=0)
