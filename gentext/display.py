@@ -36,19 +36,29 @@ def quality_table(results: Mapping[str, Mapping[str, float]], *, real: bool = Tr
     """Display :func:`gentext.metrics.sample_quality` results, one row per model, with spreads.
 
     Every chapter reports sample quality in this one table, so the columns read the same
-    everywhere: the Frechet ratio and the two-sample accuracy, each with its spread (one
-    standard deviation over random subsets), the classifier's confidence, the rarest
-    and commonest predicted class, and the share of near copies of training images. With ``real=True`` a last row gives the real-digit
-    yardstick.
+    everywhere: the Frechet ratio and the two-sample accuracy (overall distance from real
+    digits), precision (fidelity), recall (diversity) and near copies (memorisation), each
+    with its spread over random subsets where it has one, then the classifier's confidence
+    and the rarest and commonest predicted class. With ``real=True`` a last row gives the
+    real-digit yardstick. Results measured against the validation split (for choosing) say
+    so in their row; mixing splits in one table is refused.
     """
-    rows = [(name, f"{q['fd_ratio']:.2f} ± {q['fd_ratio_std']:.2f}", f"{q['c2st']:.3f} ± {q['c2st_std']:.3f}",
-             f"{q['confidence']:.3f}", f"{q['class_min_share']:.3f} / {q['class_max_share']:.3f}",
-             f"{q['copy_share']:.1%}")
+    splits = {q.get("split", "test") for q in results.values()}
+    if len(splits) > 1:
+        raise ValueError("quality_table shows results measured against one split; got " + ", ".join(sorted(splits)))
+    split = splits.pop() if splits else "test"
+
+    def pm(q: Mapping[str, float], key: str, spec: str) -> str:
+        return f"{q[key]:{spec}} ± {q[key + '_std']:{spec}}"
+
+    rows = [(name if split == "test" else f"{name} (validation)", pm(q, "fd_ratio", ".2f"), pm(q, "c2st", ".3f"),
+             pm(q, "precision", ".2f"), pm(q, "recall", ".2f"), f"{q['copy_share']:.1%}",
+             f"{q['confidence']:.3f}", f"{q['class_min_share']:.3f} / {q['class_max_share']:.3f}")
             for name, q in results.items()]
     if real and results:
         q = next(iter(results.values()))
-        rows.append(("real digits (validation)", "1 (the yardstick)",
-                     f"{q['c2st_real']:.3f} ± {q['c2st_real_std']:.3f}", f"{q['confidence_real']:.3f}", "",
-                     f"{q['copy_share_real']:.1%}"))
-    table(rows, headers=["samples", "Frechet distance, x real", "two-sample accuracy",
-                         "classifier confidence", "rarest / commonest class", "near copies"])
+        who = "real digits (validation)" if split == "test" else "real digits (training)"
+        rows.append((who, "1 (the yardstick)", pm(q, "c2st_real", ".3f"), pm(q, "precision_real", ".2f"),
+                     pm(q, "recall_real", ".2f"), f"{q['copy_share_real']:.1%}", f"{q['confidence_real']:.3f}", ""))
+    table(rows, headers=["samples", "Frechet distance, x real", "two-sample accuracy", "precision",
+                         "recall", "near copies", "classifier confidence", "rarest / commonest class"])

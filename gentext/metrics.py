@@ -261,24 +261,28 @@ def _features_and_probs(x: torch.Tensor, dataset: str) -> tuple[torch.Tensor, to
     return out[:, :-10], out[:, -10:]
 
 
-def nearest_training(x: torch.Tensor, dataset: str = "digits") -> tuple[torch.Tensor, torch.Tensor, float]:
+def nearest_training(x: torch.Tensor, dataset: str = "digits", *, split: str = "test"
+                     ) -> tuple[torch.Tensor, torch.Tensor, float]:
     """Each image's pixel distance to its nearest training image, that image's index, and
-    the copy threshold: the distance that only the closest 5% of *test* images undercut.
+    the copy threshold: the distance that only the closest 5% of ``split``'s images undercut.
 
     A new real digit falls below the threshold 5% of the time by construction; a generator
-    that reproduces its training images falls below it more often.
+    that reproduces its training images falls below it more often. Reports use the test
+    split (the default); choices made while developing a model use ``split="val"``, so the
+    test digits are never looked at before the final report.
     """
+    split = _check_split(split)
     x = _check_images(x, dataset)
     train = _reference_images(dataset, "train")[0].flatten(1).to(get_device())
     dist, idx = _nearest(x.flatten(1), train)
-    memo = _memo_key(dataset)
+    memo = (_memo_key(dataset), split)
     if memo not in _COPY_THRESHOLDS:
-        test_dist, _ = _nearest(_reference_images(dataset, "test")[0].flatten(1), train)
-        _COPY_THRESHOLDS[memo] = float(torch.quantile(test_dist, 0.05))
+        split_dist, _ = _nearest(_reference_images(dataset, split)[0].flatten(1), train)
+        _COPY_THRESHOLDS[memo] = float(torch.quantile(split_dist, 0.05))
     return dist, idx, _COPY_THRESHOLDS[memo]
 
 
-_COPY_THRESHOLDS: dict[str, float] = {}
+_COPY_THRESHOLDS: dict[tuple[str, str], float] = {}
 
 
 def _nearest(rows: torch.Tensor, train: torch.Tensor, chunk: int = 500,
@@ -370,91 +374,214 @@ def two_sample_accuracy(a: torch.Tensor | np.ndarray, b: torch.Tensor | np.ndarr
     return float(cross_val_score(model, features, labels, cv=split).mean())
 
 
-_YARDSTICKS: dict[str, tuple] = {}
+SPLITS = ("val", "test")
+"""The two held-out splits a sample can be measured against: ``"val"`` for every choice
+(model, epoch, recipe, an assert's threshold), ``"test"`` once per model, for the report."""
 
 
-def _real_yardstick(dataset: str) -> tuple:
-    """What :func:`sample_quality` measures of the real digits, computed once per data set.
+def _check_split(split: str) -> str:
+    if split not in SPLITS:
+        raise ValueError(f"split must be 'val' (to choose) or 'test' (to report), got {split!r}")
+    return split
 
-    The test split's features; the validation split's features, class probabilities and
-    distances to the nearest training image; the copy threshold. They depend only on the
-    data and the cached classifier, and at MNIST's size the nearest-image search alone
-    takes half a minute on a CPU, so every later call reuses them.
+
+def _kth_neighbour_radius(x: torch.Tensor, k: int, chunk: int = 1000) -> torch.Tensor:
+    """Distance from each row of ``x`` to its ``k``-th nearest other row, ``chunk`` rows at a time."""
+    radii = []
+    for i in range(0, len(x), chunk):
+        dist = torch.cdist(x[i:i + chunk], x)
+        # the row itself sits at distance 0, so the k-th neighbour is the (k+1)-th smallest
+        radii.append(dist.kthvalue(k + 1, dim=1).values)
+    return torch.cat(radii)
+
+
+def _inside_any_ball(points: torch.Tensor, centres: torch.Tensor, radii: torch.Tensor,
+                     chunk: int = 1000) -> torch.Tensor:
+    """For each point, whether it lies within ``radii[j]`` of some ``centres[j]``."""
+    inside = []
+    for i in range(0, len(points), chunk):
+        inside.append((torch.cdist(points[i:i + chunk], centres) <= radii).any(1))
+    return torch.cat(inside)
+
+
+def precision_recall(real: torch.Tensor | np.ndarray, fake: torch.Tensor | np.ndarray, *,
+                     k: int = 3) -> tuple[float, float]:
+    """Improved precision and recall (Kynkaanniemi et al., 2019) of feature vectors (rows).
+
+    Each set's manifold is the union of balls around its points, each reaching to that
+    point's ``k``-th nearest neighbour in its own set. Precision is the share of ``fake``
+    rows inside the real manifold (fidelity: are the samples where real data lie?); recall
+    is the share of ``real`` rows inside the fake manifold (diversity: do the samples cover
+    all of the data?). A model that draws only a few kinds of digit, however well, keeps
+    its precision and loses recall; one that spreads its samples evenly over a region
+    wider than the data keeps recall and loses precision. Compare sets of equal size:
+    both numbers depend on it.
     """
-    memo = _memo_key(dataset)
+    real = torch.as_tensor(np.asarray(real) if not isinstance(real, torch.Tensor) else real).double().cpu()
+    fake = torch.as_tensor(np.asarray(fake) if not isinstance(fake, torch.Tensor) else fake).double().cpu()
+    if real.dim() != 2 or fake.dim() != 2 or real.shape[1] != fake.shape[1]:
+        raise ValueError(f"expected two N x d feature arrays with the same d, got {tuple(real.shape)} "
+                         f"and {tuple(fake.shape)}")
+    if min(len(real), len(fake)) <= k:
+        raise ValueError(f"each set needs more than k = {k} rows, got {len(real)} and {len(fake)}")
+    precision = _inside_any_ball(fake, real, _kth_neighbour_radius(real, k)).double().mean()
+    recall = _inside_any_ball(real, fake, _kth_neighbour_radius(fake, k)).double().mean()
+    return float(precision), float(recall)
+
+
+def mean_se(values: torch.Tensor | np.ndarray) -> tuple[float, float]:
+    """Mean of per-image values (say, each test image's NLL) and its standard error."""
+    v = torch.as_tensor(np.asarray(values) if not isinstance(values, torch.Tensor) else values)
+    v = v.detach().double().flatten().cpu()
+    if len(v) < 2:
+        raise ValueError(f"a standard error needs at least two values, got {len(v)}")
+    return float(v.mean()), float(v.std() / math.sqrt(len(v)))
+
+
+def paired_difference(a: torch.Tensor | np.ndarray, b: torch.Tensor | np.ndarray) -> tuple[float, float]:
+    """Mean of ``a - b`` over the same images, and its standard error.
+
+    Two models scored on the same test images share each image's difficulty: an easy digit
+    is easy for both. The standard error of the per-image differences removes that shared
+    part, so it is much smaller than either model's own standard error, and it is the right
+    yardstick for "model A has a lower NLL than model B on this test set".
+    """
+    a = torch.as_tensor(np.asarray(a) if not isinstance(a, torch.Tensor) else a).detach().double().flatten().cpu()
+    b = torch.as_tensor(np.asarray(b) if not isinstance(b, torch.Tensor) else b).detach().double().flatten().cpu()
+    if a.shape != b.shape:
+        raise ValueError(f"paired values must come from the same images: {len(a)} values against {len(b)}")
+    return mean_se(a - b)
+
+
+def select(results: dict[str, dict[str, float]], key: str = "fd_ratio", *, lower_is_better: bool = True) -> str:
+    """The name of the best candidate by one :func:`sample_quality` measure on validation.
+
+    Every choice the book makes (which model, which epoch, which recipe) goes through here
+    or through a validation loss, and this refuses results measured against the test
+    split: a test score used to choose is no longer an unbiased report.
+    """
+    if not results:
+        raise ValueError("select needs at least one candidate")
+    for name, r in results.items():
+        split = r.get("split")
+        if split != "val":
+            raise ValueError(f"candidate {name!r} was measured against the {split or 'unknown'} split; "
+                             "choose on sample_quality(..., split='val') and keep the test split for the report")
+        if key not in r:
+            raise KeyError(f"candidate {name!r} has no measure {key!r}")
+    pick = min if lower_is_better else max
+    return pick(results, key=lambda name: results[name][key])
+
+
+_YARDSTICKS: dict[tuple[str, str], tuple] = {}
+
+
+def _real_yardstick(dataset: str, split: str) -> tuple:
+    """What :func:`sample_quality` measures of real digits, computed once per data set and split.
+
+    The reference split's features (test to report, validation to choose); an equally
+    large set of other real digits with their features, class probabilities and distances
+    to the nearest training image; the copy threshold. Against the test split the other
+    digits are the validation split; against the validation split they are training
+    digits picked at random with a fixed seed, so that choosing never opens the test split
+    (the classifier was trained on them, which makes that yardstick a little optimistic;
+    a choice depends only on how candidates rank). They depend only on the data and the
+    cached classifier, and at MNIST's size the nearest-image search alone takes half a
+    minute on a CPU, so every later call reuses them.
+    """
+    memo = (_memo_key(dataset), split)
     if memo not in _YARDSTICKS:
-        test, _ = _reference_images(dataset, "test")
-        real, _ = _reference_images(dataset, "val")
-        f_test = classifier_features(test, dataset)
+        reference, _ = _reference_images(dataset, split)
+        if split == "test":
+            real, _ = _reference_images(dataset, "val")
+        else:
+            train, _ = _reference_images(dataset, "train")
+            pick = torch.randperm(len(train), generator=torch.Generator().manual_seed(0))[:len(reference)]
+            real = train[pick]
+        f_ref = classifier_features(reference, dataset)
         # one pass through the classifier gives each image's features and class probabilities
         f_real, probs_real = _features_and_probs(real, dataset)
-        dist_real, _, threshold = nearest_training(real, dataset)
-        _YARDSTICKS[memo] = (f_test, f_real, probs_real, dist_real, threshold)
+        dist_real, _, threshold = nearest_training(real, dataset, split=split)
+        _YARDSTICKS[memo] = (f_ref, f_real, probs_real, dist_real, threshold)
     return _YARDSTICKS[memo]
 
 
-def sample_quality(samples: torch.Tensor, dataset: str = "digits", *, repeats: int = 5) -> dict[str, float]:
+def sample_quality(samples: torch.Tensor, dataset: str = "digits", *, split: str = "test",
+                   repeats: int = 5) -> dict[str, float]:
     """Score generated images against held-out real digits, each number with its spread.
 
-    Real digits that no model trained on are the yardstick: the validation split (350
-    digits for ``digits``), compared with the test split exactly as the samples are. All
-    set sizes are ``n = len(val)``. Each of ``repeats`` rounds draws ``n`` samples at random
-    (a fixed seed, so reruns agree) and ``n`` test digits, and measures:
+    ``split`` says which held-out digits: ``"val"`` for choosing (a model, an epoch, a
+    recipe, through :func:`select`), ``"test"`` for the one report per model. Against the
+    test split, the yardstick is the validation split (350 digits for ``digits``), compared
+    with the test split exactly as the samples are; against the validation split it is
+    as many training digits. All set sizes are ``n = len(val)``, or fewer samples. Each of
+    ``repeats`` rounds draws ``n`` samples at random (a fixed seed, so reruns agree) and
+    ``n`` reference digits, and measures:
 
-    * ``fd``: the Frechet distance (below) of the samples to the whole test split, in the
-      classifier's features; ``fd_real`` the same for the validation digits, and
-      ``fd_ratio = fd / fd_real`` (1: as close to the test digits as real digits are);
+    * ``fd``: the Frechet distance (below) of the samples to the whole reference split, in
+      the classifier's features; ``fd_real`` the same for the yardstick digits, and
+      ``fd_ratio = fd / fd_real`` (1: as close to the reference digits as real digits are);
     * ``c2st``: a classifier two-sample test, :func:`two_sample_accuracy` of the samples'
-      classifier features against those of the round's test digits (0.5: a
-      nearest-neighbour classifier cannot tell them apart); ``c2st_real`` the same for the
-      validation digits (real digits of other writers are not at 0.5 either).
+      features against those of the round's reference digits (0.5: a nearest-neighbour
+      classifier cannot tell them apart); ``c2st_real`` the same for the yardstick digits;
+    * ``precision`` and ``recall`` (:func:`precision_recall` in the same features):
+      fidelity, the share of samples that land among real digits, and diversity, the share
+      of real digits that the samples cover; ``precision_real`` / ``recall_real`` the same
+      for the yardstick digits (at this sample size not 1 for real digits either).
 
-    Each ``*_std`` is the standard deviation over the rounds: differences smaller than
-    about two of them are noise at this sample size, not a win. Also returned:
-    ``copy_share`` / ``copy_share_real``: the share of samples / of validation digits closer
-    to a training image than 95% of test images are (:func:`nearest_training`; new digits
-    give about 0.05, a generator that copies its training data more);
+    Each ``*_std`` is the standard deviation over the rounds. It measures only the noise
+    of this finite sample against a fixed reference: a second training run with another
+    seed moves the numbers too, often by more (chapter 9 measures it), so a comparison that
+    is called a win needs several seeds. Also returned: ``copy_share`` /
+    ``copy_share_real``: the share of samples / yardstick digits closer to a training
+    image than 95% of the reference digits are (:func:`nearest_training`; new digits give
+    about 0.05, a generator that copies its training data more, and training digits 1);
     ``confidence`` / ``confidence_real`` (the classifier's mean top probability on all
-    samples / the validation digits) and ``class_min_share`` / ``class_max_share`` (the
-    rarest and commonest predicted class's share among the samples).
+    samples / the yardstick digits), ``class_min_share`` / ``class_max_share`` (the rarest
+    and commonest predicted class's share among the samples) and ``split``.
     """
+    split = _check_split(split)
     samples = _check_images(samples, dataset, "samples")
     if len(samples) < 100:
         raise ValueError(f"sample_quality needs at least 100 samples, got {len(samples)}")
-    f_test, f_real, probs_real, dist_real, _ = _real_yardstick(dataset)
+    f_ref, f_real, probs_real, dist_real, _ = _real_yardstick(dataset, split)
     n = min(len(f_real), len(samples))
     rng = torch.Generator().manual_seed(0)
     f_real = f_real[:n]
-    fd_real = frechet_distance(f_real, f_test)
+    fd_real = frechet_distance(f_real, f_ref)
     f_samples, probs = _features_and_probs(samples, dataset)
-    fds, c2st, c2st_real = [], [], []
+    rounds: dict[str, list[float]] = {k: [] for k in ("fd", "c2st", "c2st_real", "precision", "recall",
+                                                      "precision_real", "recall_real")}
     for r in range(repeats):
         pick = torch.randperm(len(samples), generator=rng)[:n]
-        test_pick = torch.randperm(len(f_test), generator=rng)[:n]
-        fds.append(frechet_distance(f_samples[pick], f_test))
-        c2st.append(two_sample_accuracy(f_samples[pick], f_test[test_pick], seed=r))
-        c2st_real.append(two_sample_accuracy(f_real, f_test[test_pick], seed=r))
+        ref_pick = torch.randperm(len(f_ref), generator=rng)[:n]
+        rounds["fd"].append(frechet_distance(f_samples[pick], f_ref))
+        rounds["c2st"].append(two_sample_accuracy(f_samples[pick], f_ref[ref_pick], seed=r))
+        rounds["c2st_real"].append(two_sample_accuracy(f_real, f_ref[ref_pick], seed=r))
+        for who, x in (("", f_samples[pick]), ("_real", f_real)):
+            precision, recall = precision_recall(f_ref[ref_pick], x)
+            rounds["precision" + who].append(precision)
+            rounds["recall" + who].append(recall)
     labels = probs.argmax(-1)
-    dist, _, threshold = nearest_training(samples, dataset)
+    dist, _, threshold = nearest_training(samples, dataset, split=split)
     shares = torch.bincount(labels, minlength=10).float() / len(labels)
-    fd = float(np.mean(fds))
-    return {
-        "fd": fd,
-        "fd_std": float(np.std(fds)),
+    out: dict[str, float] = {}
+    for key, values in rounds.items():
+        out[key] = float(np.mean(values))
+        out[key + "_std"] = float(np.std(values))
+    out.update({
         "fd_real": fd_real,
-        "fd_ratio": fd / fd_real,
-        "fd_ratio_std": float(np.std(fds)) / fd_real,
-        "c2st": float(np.mean(c2st)),
-        "c2st_std": float(np.std(c2st)),
-        "c2st_real": float(np.mean(c2st_real)),
-        "c2st_real_std": float(np.std(c2st_real)),
+        "fd_ratio": out["fd"] / fd_real,
+        "fd_ratio_std": out["fd_std"] / fd_real,
         "confidence": float(probs.max(-1).values.mean()),
         "confidence_real": float(probs_real.max(-1).values.mean()),
         "class_min_share": float(shares.min()),
         "class_max_share": float(shares.max()),
         "copy_share": float((dist < threshold).float().mean()),
         "copy_share_real": float((dist_real < threshold).float().mean()),
-    }
+        "split": split,
+    })
+    return out
 
 
 @torch.no_grad()

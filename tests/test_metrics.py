@@ -245,3 +245,88 @@ def test_classifier_key_hashes_the_same_bytes_as_before():
     h.update(y.numpy().tobytes())
     h.update(torch.__version__.split("+")[0].encode())
     assert metrics.classifier_key("digits") == h.hexdigest()[:16]  # cached classifiers stay valid
+
+
+def test_precision_and_recall_separate_fidelity_from_diversity():
+    # Eight tight modes on a ring, the data of chapter 3's toy GAN.
+    g = torch.Generator().manual_seed(0)
+    angles = torch.arange(8) * (2 * math.pi / 8)
+    centres = torch.stack([angles.cos(), angles.sin()], 1) * 2
+
+    def modes(n, which=range(8)):
+        pick = torch.tensor(list(which))[torch.randint(0, len(which), (n,), generator=g)]
+        return centres[pick] + 0.05 * torch.randn(n, 2, generator=g)
+
+    real = modes(1000)
+    p, r = metrics.precision_recall(real, modes(1000))
+    assert p > 0.9 and r > 0.9
+    # one mode drawn perfectly: every sample is real-looking, most of the data uncovered
+    p, r = metrics.precision_recall(real, modes(1000, [0]))
+    assert p > 0.9 and r < 0.25
+    # a uniform ring through all eight modes: most samples fall between the modes
+    theta = torch.rand(1000, generator=g) * 2 * math.pi
+    ring = torch.stack([theta.cos(), theta.sin()], 1) * 2
+    p, r = metrics.precision_recall(real, ring)
+    assert p < 0.5
+    with pytest.raises(ValueError, match="same d"):
+        metrics.precision_recall(real, torch.zeros(10, 3))
+    with pytest.raises(ValueError, match="more than k"):
+        metrics.precision_recall(real[:3], real)
+
+
+def test_paired_difference_removes_what_two_models_share():
+    g = torch.Generator().manual_seed(0)
+    difficulty = 80 + 10 * torch.randn(500, generator=g)  # some digits are hard for every model
+    a = difficulty + 0.5 * torch.randn(500, generator=g)
+    b = difficulty + 1.0 + 0.5 * torch.randn(500, generator=g)
+    mean, se = metrics.paired_difference(b, a)
+    assert abs(mean - 1.0) < 3 * se and se < 0.05
+    assert metrics.mean_se(a)[1] > 10 * se  # unpaired errors would hide the difference
+    assert metrics.mean_se([1.0, 3.0]) == pytest.approx((2.0, 1.0))
+    with pytest.raises(ValueError, match="same images"):
+        metrics.paired_difference(a, b[:10])
+
+
+def test_choices_are_made_on_validation_and_refuse_the_test_split():
+    val, _ = gt.data.load_images("digits", "val")
+    train, _ = gt.data.load_images("digits", "train")
+    blurred = torch.nn.functional.avg_pool2d(train[:400], 3, 1, 1)
+    chosen = {"real": metrics.sample_quality(train[:400], split="val"),
+              "blurred": metrics.sample_quality(blurred, split="val")}
+    assert chosen["real"]["split"] == "val"
+    assert metrics.select(chosen) == "real"
+    assert metrics.select(chosen, "precision", lower_is_better=False) == "real"
+    reported = {"real": metrics.sample_quality(train[:400]), "blurred": metrics.sample_quality(blurred)}
+    assert reported["real"]["split"] == "test"
+    with pytest.raises(ValueError, match="test split"):
+        metrics.select(reported)
+    with pytest.raises(ValueError, match="test split"):
+        metrics.select({"legacy": {"fd_ratio": 1.0}})  # no split recorded: refused too
+    with pytest.raises(ValueError, match="'val' .* or 'test'"):
+        metrics.sample_quality(val, split="train")
+    # against validation, the validation digits themselves are the reference: near-perfect
+    own = metrics.sample_quality(val, split="val")
+    assert own["precision"] > 0.95 and own["fd_ratio"] < 0.2
+    # and choosing never reads the test split
+    opened = []
+    original = metrics._reference_images
+    try:
+        metrics._reference_images = lambda d, s, **kw: opened.append(s) or original(d, s, **kw)
+        metrics._YARDSTICKS.clear()
+        metrics._COPY_THRESHOLDS.clear()
+        metrics.sample_quality(blurred, split="val")
+    finally:
+        metrics._reference_images = original
+    assert "test" not in opened and "val" in opened
+
+
+def test_quality_table_shows_precision_recall_and_refuses_mixed_splits(monkeypatch):
+    shown = []
+    monkeypatch.setattr("IPython.display.display", lambda obj: shown.append(obj.data))
+    train, _ = gt.data.load_images("digits", "train")
+    q = metrics.sample_quality(train[:400])
+    gt.quality_table({"copies": q})
+    assert "precision" in shown[-1] and "recall" in shown[-1] and "near copies" in shown[-1]
+    assert f"{q['precision']:.2f} ± {q['precision_std']:.2f}" in shown[-1]
+    with pytest.raises(ValueError, match="one split"):
+        gt.quality_table({"a": q, "b": metrics.sample_quality(train[:400], split="val")})
