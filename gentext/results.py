@@ -6,7 +6,10 @@ Every chapter ends with one :func:`save_results` call. It writes, under
 * ``<chapter>/metrics.json``: the chapter's measurements (train and sampling seconds,
   parameter count, test NLL where the family has one, Frechet distances, ...);
 * ``<chapter>/samples.npz``: at least 800 final samples, ``N x 1 x H x W`` float32 in
-  ``[0, 1]``, and for conditional models the requested labels beside them.
+  ``[0, 1]``, and for conditional models the requested labels beside them; for a chapter
+  with a likelihood, the reported model's NLL of each test image it scored and those
+  images' indices in the test split, so that two chapters' likelihoods can be compared
+  image by image (:func:`load_test_nll`, :func:`gentext.metrics.paired_difference`).
 
 Both are written atomically, like checkpoints, so a reader never sees half a result; the
 samples first and the metrics last, so a metrics file always has its samples beside it.
@@ -121,9 +124,21 @@ def _clean_metric(key: str, value: Any) -> Any:
     raise TypeError(f"metric {key!r} has type {type(value).__name__}; use numbers, strings, lists or dicts")
 
 
+def _as_numpy(x: torch.Tensor | np.ndarray) -> np.ndarray:
+    return x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
+
+
 def save_results(chapter: str, metrics: dict[str, Any], samples: torch.Tensor | np.ndarray,
-                 labels: torch.Tensor | np.ndarray | None = None) -> Path:
-    """Validate and save a chapter's metrics and samples; returns the chapter's folder."""
+                 labels: torch.Tensor | np.ndarray | None = None, *,
+                 test_nll: torch.Tensor | np.ndarray | None = None,
+                 test_index: torch.Tensor | np.ndarray | None = None) -> Path:
+    """Validate and save a chapter's metrics and samples; returns the chapter's folder.
+
+    ``test_nll``: the reported model's NLL (nats) of each test image it scored, in the
+    order of ``test_index``, those images' positions in the test split (default: the first
+    ``len(test_nll)`` images). The mean of ``test_nll`` should be the reported
+    ``test_nll_nats``.
+    """
     if not chapter or any(c in chapter for c in "/\\"):
         raise ValueError(f"chapter must be a plain name like '01_autoencoder', got {chapter!r}")
     missing = [k for k in REQUIRED_METRICS if k not in metrics]
@@ -145,6 +160,19 @@ def save_results(chapter: str, metrics: dict[str, Any], samples: torch.Tensor | 
         if y.shape != (len(x),):
             raise ValueError(f"labels must have shape ({len(x)},) to match the samples, got {y.shape}")
         arrays["labels"] = y.astype(np.int64)
+    if test_nll is not None:
+        nll = _as_numpy(test_nll).astype(np.float64)
+        index = np.arange(len(nll)) if test_index is None else _as_numpy(test_index)
+        if nll.ndim != 1 or index.shape != nll.shape:
+            raise ValueError(f"test_nll must be one value per scored test image, with test_index of the same "
+                             f"length; got shapes {nll.shape} and {index.shape}")
+        if not np.isfinite(nll).all():
+            raise ValueError("test_nll must be finite")
+        if len(np.unique(index)) != len(index) or (len(index) and index.min() < 0):
+            raise ValueError("test_index must list distinct positions in the test split")
+        arrays["test_nll"], arrays["test_index"] = nll, index.astype(np.int64)
+    elif test_index is not None:
+        raise ValueError("test_index without test_nll")
     folder = results_dir() / chapter
     atomic_write(folder / "samples.npz", lambda fh: np.savez_compressed(fh, **arrays))
     atomic_write_text(folder / "metrics.json", json.dumps(clean, indent=2, sort_keys=True) + "\n")
@@ -193,3 +221,27 @@ def load_results(chapter: str, *, folder: Path | None = None
         samples = data["samples"]
         labels = data["labels"] if "labels" in data.files else None
     return metrics, samples, labels
+
+
+def load_test_nll(chapter: str, *, folder: Path | None = None) -> tuple[np.ndarray, np.ndarray] | None:
+    """The per-image test NLLs a chapter saved with :func:`save_results`: ``(index, nll)``,
+    or None when it saved none."""
+    folder = folder if folder is not None else results_dir() / chapter
+    if not (folder / "samples.npz").exists():
+        raise FileNotFoundError(f"no results for chapter {chapter!r} in {folder}; run its notebook first")
+    with np.load(folder / "samples.npz") as data:
+        if "test_nll" not in data.files:
+            return None
+        return data["test_index"], data["test_nll"]
+
+
+def paired_test_nll(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """Two models' per-image NLLs (as :func:`load_test_nll` returns them) on the test images
+    both scored, in the same order: ready for :func:`gentext.metrics.paired_difference`."""
+    (ia, va), (ib, vb) = a, b
+    common, pa, pb = np.intersect1d(ia, ib, return_indices=True)
+    if len(common) < 2:
+        raise ValueError(f"the two models scored {len(common)} test images in common; a paired "
+                         "comparison needs at least two")
+    return va[pa], vb[pb]

@@ -173,3 +173,24 @@ def test_chapter_9_opened_alone_uses_the_shipped_reference_results(tmp_path):
     text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
     assert "8 of them are the reference results that ship with gentext" in text
     assert "saved the comparison" in text
+
+
+def test_per_image_test_nlls_round_trip_and_pair_on_common_images(results):
+    samples = torch.rand(800, 1, 8, 8)
+    metrics = {"train_seconds": 1.0, "n_params": 1, "sample_seconds": 1.0}
+    gt.save_results("a", metrics, samples, test_nll=torch.tensor([80.0, 81.0, 82.0, 83.0]))
+    gt.save_results("b", metrics, samples, test_nll=np.array([90.0, 92.0, 93.0]),
+                    test_index=np.array([3, 1, 2]))
+    gt.save_results("c", metrics, samples)
+    a, b = gt.results.load_test_nll("a"), gt.results.load_test_nll("b")
+    assert a[0].tolist() == [0, 1, 2, 3] and gt.results.load_test_nll("c") is None
+    va, vb = gt.results.paired_test_nll(a, b)  # images 1, 2 and 3, in the same order
+    assert va.tolist() == [81.0, 82.0, 83.0] and vb.tolist() == [92.0, 93.0, 90.0]
+    with pytest.raises(ValueError, match="same length"):
+        gt.save_results("d", metrics, samples, test_nll=np.ones(3), test_index=np.arange(4))
+    with pytest.raises(ValueError, match="distinct"):
+        gt.save_results("d", metrics, samples, test_nll=np.ones(2), test_index=np.array([1, 1]))
+    with pytest.raises(ValueError, match="finite"):
+        gt.save_results("d", metrics, samples, test_nll=np.array([1.0, np.nan]))
+    with pytest.raises(ValueError, match="in common"):
+        gt.results.paired_test_nll(a, (np.array([7, 8]), np.array([1.0, 2.0])))
