@@ -405,7 +405,7 @@ def _inside_any_ball(points: torch.Tensor, centres: torch.Tensor, radii: torch.T
 
 
 def precision_recall(real: torch.Tensor | np.ndarray, fake: torch.Tensor | np.ndarray, *,
-                     k: int = 3) -> tuple[float, float]:
+                     k: int = 3, real_radii: torch.Tensor | None = None) -> tuple[float, float]:
     """Improved precision and recall (Kynkaanniemi et al., 2019) of feature vectors (rows).
 
     Each set's manifold is the union of balls around its points, each reaching to that
@@ -415,17 +415,25 @@ def precision_recall(real: torch.Tensor | np.ndarray, fake: torch.Tensor | np.nd
     all of the data?). A model that draws only a few kinds of digit, however well, keeps
     its precision and loses recall; one that spreads its samples evenly over a region
     wider than the data keeps recall and loses precision. Compare sets of equal size:
-    both numbers depend on it.
+    both numbers depend on it. The distances are computed on the book's device, in
+    chunks (at MNIST's size, 10,000 x 10,000 of them); ``real_radii`` may pass the real
+    set's radii when several sets are compared with the same real one.
     """
-    real = torch.as_tensor(np.asarray(real) if not isinstance(real, torch.Tensor) else real).double().cpu()
-    fake = torch.as_tensor(np.asarray(fake) if not isinstance(fake, torch.Tensor) else fake).double().cpu()
+    device = get_device()
+
+    def as_rows(x):
+        return torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x).float().to(device)
+
+    real, fake = as_rows(real), as_rows(fake)
     if real.dim() != 2 or fake.dim() != 2 or real.shape[1] != fake.shape[1]:
         raise ValueError(f"expected two N x d feature arrays with the same d, got {tuple(real.shape)} "
                          f"and {tuple(fake.shape)}")
     if min(len(real), len(fake)) <= k:
         raise ValueError(f"each set needs more than k = {k} rows, got {len(real)} and {len(fake)}")
-    precision = _inside_any_ball(fake, real, _kth_neighbour_radius(real, k)).double().mean()
-    recall = _inside_any_ball(real, fake, _kth_neighbour_radius(fake, k)).double().mean()
+    if real_radii is None:
+        real_radii = _kth_neighbour_radius(real, k)
+    precision = _inside_any_ball(fake, real, real_radii.to(device)).float().mean()
+    recall = _inside_any_ball(real, fake, _kth_neighbour_radius(fake, k)).float().mean()
     return float(precision), float(recall)
 
 
@@ -558,8 +566,9 @@ def sample_quality(samples: torch.Tensor, dataset: str = "digits", *, split: str
         rounds["fd"].append(frechet_distance(f_samples[pick], f_ref))
         rounds["c2st"].append(two_sample_accuracy(f_samples[pick], f_ref[ref_pick], seed=r))
         rounds["c2st_real"].append(two_sample_accuracy(f_real, f_ref[ref_pick], seed=r))
+        radii = _kth_neighbour_radius(f_ref[ref_pick].to(get_device()), 3)
         for who, x in (("", f_samples[pick]), ("_real", f_real)):
-            precision, recall = precision_recall(f_ref[ref_pick], x)
+            precision, recall = precision_recall(f_ref[ref_pick], x, real_radii=radii)
             rounds["precision" + who].append(precision)
             rounds["recall" + who].append(recall)
     labels = probs.argmax(-1)

@@ -217,7 +217,7 @@ def test_sample_quality_and_classifier_paths_at_full_mnist_shapes():
     result = run_capped(setup=_SPLITS, code="""
         import numpy as np
 
-        def quick_nearest(x, dataset="digits"):
+        def quick_nearest(x, dataset="digits", split="test"):
             return torch.ones(len(x)), torch.zeros(len(x), dtype=torch.long), 0.5
 
         metrics.nearest_training = quick_nearest
@@ -225,7 +225,7 @@ def test_sample_quality_and_classifier_paths_at_full_mnist_shapes():
         start = time.perf_counter()
         q = metrics.sample_quality(samples, "mnist", repeats=2)
         t_quality = time.perf_counter() - start
-        assert all(np.isfinite(v) for v in q.values()), q
+        assert q.pop("split") == "test" and all(np.isfinite(v) for v in q.values()), q
         # what sample_quality and within_class_diversity do with features, at 10,000 images a
         # set (sample_quality compares only as many as there are samples)
         start = time.perf_counter()
@@ -267,7 +267,7 @@ def test_copy_search_at_full_mnist_shapes():
     # 1,000 samples against all 50,000 training images; the copy threshold (the same search
     # for the 10,000 test images, another 17 s of CPU time) is given, so that it is skipped.
     result = run_capped(setup=_SPLITS, code="""
-        metrics._COPY_THRESHOLDS[metrics._memo_key("mnist")] = 1.0
+        metrics._COPY_THRESHOLDS[metrics._memo_key("mnist"), "test"] = 1.0
         train = SPLITS["train"][0].float() / 255
         samples = torch.cat([train[[3, 49999]], torch.rand(998, 1, 28, 28)])
         start = time.perf_counter()
