@@ -139,27 +139,29 @@ def _level_counts(train_levels: torch.Tensor, levels: int) -> torch.Tensor:
 
 
 def independent_pixels_nll(train_levels: torch.Tensor, test_levels: torch.Tensor, levels: int,
-                           smoothing: float = 1.0) -> float:
+                           smoothing: float = 1.0, *, per_image: bool = False) -> float | torch.Tensor:
     """Mean nats per test image of a model with one categorical per pixel, fitted on train.
 
     Each pixel's histogram gets ``smoothing`` pseudo-counts per level, so unseen values
     keep a non-zero probability. Both sets are read a batch at a time (the histograms are
-    counted with ``bincount``), so memory does not grow with the number of images.
+    counted with ``bincount``), so memory does not grow with the number of images. With
+    ``per_image=True`` it returns each test image's NLL (a float64 tensor on the CPU)
+    instead of their mean, for paired comparisons with a model scored on the same images.
     """
     counts = _level_counts(train_levels, levels).double() + smoothing  # D x levels
     log_p = (counts / counts.sum(-1, keepdim=True)).log().flatten()
     dims = counts.shape[0]
     offsets = torch.arange(dims, device=log_p.device) * levels
-    total = torch.zeros((), dtype=torch.float64, device=log_p.device)
-    for batch in _level_batches(test_levels, levels):
-        total += log_p[batch.to(log_p.device) + offsets].sum(1).sum()
-    return float(-total / len(test_levels))
+    each = [-log_p[batch.to(log_p.device) + offsets].sum(1).cpu() for batch in _level_batches(test_levels, levels)]
+    each = torch.cat(each)
+    return each if per_image else float(each.sum() / len(test_levels))
 
 
 def mixture_of_independent_pixels_nll(train_levels: torch.Tensor, test_levels: torch.Tensor, levels: int,
                                       components: int = 10, iterations: int = 100, smoothing: float = 1.0,
-                                      seed: int = 0) -> float:
-    """Mean nats per test image of a mixture of ``components`` independent-pixel models.
+                                      seed: int = 0, *, per_image: bool = False) -> float | torch.Tensor:
+    """Mean nats per test image of a mixture of ``components`` independent-pixel models
+    (each test image's NLL, a float64 CPU tensor, with ``per_image=True``).
 
     The classic latent-class baseline: each component is one categorical per pixel, fitted
     with EM on the training images (``smoothing`` pseudo-counts per level in every M-step,
@@ -198,10 +200,9 @@ def mixture_of_independent_pixels_nll(train_levels: torch.Tensor, test_levels: t
             visited = em.visit(batch)
             joint = em.joint(visited)  # E-step
             em.accumulate(visited, (joint - joint.logsumexp(1, keepdim=True)).exp())
-    total = torch.zeros((), dtype=torch.float64, device=device)
-    for batch in _level_batches(test_levels, levels):
-        total += em.joint(em.visit(batch.to(device))).logsumexp(1).sum()
-    return float(-total / len(test_levels))
+    each = torch.cat([-em.joint(em.visit(batch.to(device))).logsumexp(1).cpu()
+                      for batch in _level_batches(test_levels, levels)])
+    return each if per_image else float(each.sum() / len(test_levels))
 
 
 class _SparseLevels:

@@ -179,3 +179,16 @@ def test_baselines_compute_on_the_device_of_their_inputs():
     gpu = (lk.independent_pixels_nll(x_train.cuda(), x_test.cuda(), 17),
            lk.mixture_of_independent_pixels_nll(x_train.cuda(), x_test.cuda(), 17, iterations=20))
     assert gpu == pytest.approx(cpu, rel=1e-9)
+
+
+def test_baselines_give_each_test_image_its_nll_for_paired_comparisons():
+    train, _ = gt.data.load_images("digits", "train", levels=True)
+    test, _ = gt.data.load_images("digits", "test", levels=True)
+    for fn, kw in ((lk.independent_pixels_nll, {}), (lk.mixture_of_independent_pixels_nll, {"iterations": 5})):
+        each = fn(train, test, 17, per_image=True, **kw)
+        assert each.shape == (len(test),) and each.dtype == torch.float64 and each.device.type == "cpu"
+        assert float(each.mean()) == pytest.approx(fn(train, test, 17, **kw), rel=1e-12)
+        assert (each > 0).all()
+    # the pixels of one image are scored together: its NLL is the sum over its 64 pixels
+    one = lk.independent_pixels_nll(train, test[:1], 17, per_image=True)
+    assert one.item() == pytest.approx(lk.independent_pixels_nll(train, test[:1], 17))
