@@ -330,3 +330,16 @@ def test_quality_table_shows_precision_recall_and_refuses_mixed_splits(monkeypat
     assert f"{q['precision']:.2f} ± {q['precision_std']:.2f}" in shown[-1]
     with pytest.raises(ValueError, match="one split"):
         gt.quality_table({"a": q, "b": metrics.sample_quality(train[:400], split="val")})
+
+
+def test_compare_seeds_calls_a_win_only_outside_the_welch_interval():
+    r = metrics.compare_seeds([0.70, 0.71, 0.72], [0.80, 0.81, 0.79])
+    assert r["verdict"] == "a" and r["gap"] == pytest.approx(-0.09)
+    # with three seeds a side the half-width is t(0.975, 4) = 2.78 standard errors
+    assert r["half_width"] == pytest.approx(2.776 * math.sqrt(2 * 0.01 ** 2 / 3), rel=1e-3)
+    assert metrics.compare_seeds([0.70, 0.71, 0.72], [0.80, 0.81, 0.79], lower_is_better=False)["verdict"] == "b"
+    # a gap of two standard errors is not enough with so few seeds
+    assert metrics.compare_seeds([0.0, 1.0, 2.0], [1.6, 2.6, 3.6])["verdict"] == "level"
+    assert metrics.over_seeds([1.0, 2.0, 3.0]) == pytest.approx((2.0, 1.0))
+    with pytest.raises(ValueError, match="at least two"):
+        metrics.compare_seeds([1.0], [2.0, 3.0])

