@@ -32,6 +32,11 @@ def table(rows: Sequence[Sequence[Any]], headers: Sequence[str], floatfmt: str =
     display(Markdown("\n".join(lines)))
 
 
+def _copies(share: float | None) -> str:
+    """A share of near copies; none for training digits, which are all their own copies."""
+    return "— (training digits)" if share is None else f"{share:.1%}"
+
+
 def quality_table(results: Mapping[str, Mapping[str, float]], *, real: bool = True) -> None:
     """Display :func:`gentext.metrics.sample_quality` results, one row per model, with spreads.
 
@@ -59,6 +64,6 @@ def quality_table(results: Mapping[str, Mapping[str, float]], *, real: bool = Tr
         q = next(iter(results.values()))
         who = "real digits (validation)" if split == "test" else "real digits (training)"
         rows.append((who, "1 (the yardstick)", pm(q, "c2st_real", ".3f"), pm(q, "precision_real", ".2f"),
-                     pm(q, "recall_real", ".2f"), f"{q['copy_share_real']:.1%}", f"{q['confidence_real']:.3f}", ""))
+                     pm(q, "recall_real", ".2f"), _copies(q["copy_share_real"]), f"{q['confidence_real']:.3f}", ""))
     table(rows, headers=["samples", "Frechet distance, x real", "two-sample accuracy", "precision",
                          "recall", "near copies", "classifier confidence", "rarest / commonest class"])

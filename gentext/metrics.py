@@ -476,8 +476,10 @@ def compare_seeds(a, b, *, lower_is_better: bool = True, level: float = 0.95) ->
     t interval (``level``, 95% by default: unequal spreads, few seeds); A or B is *better*
     only when the interval excludes zero, otherwise the two are *level*. With three seeds
     a side the interval's half-width is about 2.8 standard errors of the difference, not
-    2: so few seeds can only detect a large gap. Returns ``gap`` (mean of a minus mean of
-    b), ``half_width`` and ``verdict`` (``"a"``, ``"b"`` or ``"level"``).
+    2: so few seeds can only detect a large gap. A reference with no seed (a PCA, a
+    baseline) is passed as its one value repeated: its spread is zero and the interval
+    becomes the one-sample t interval of ``a`` around it. Returns ``gap`` (mean of a minus
+    mean of b), ``half_width`` and ``verdict`` (``"a"``, ``"b"`` or ``"level"``).
     """
     from scipy import stats
 
@@ -584,7 +586,9 @@ def sample_quality(samples: torch.Tensor, dataset: str = "digits", *, split: str
     is called a win needs several seeds. Also returned: ``copy_share`` /
     ``copy_share_real``: the share of samples / yardstick digits closer to a training
     image than 95% of the reference digits are (:func:`nearest_training`; new digits give
-    about 0.05, a generator that copies its training data more, and training digits 1);
+    about 0.05, a generator that copies its training data more, and training digits 1;
+    against the validation split the yardstick digits *are* training digits, so their
+    share says nothing and is ``None``);
     ``confidence`` / ``confidence_real`` (the classifier's mean top probability on all
     samples / the yardstick digits), ``class_min_share`` / ``class_max_share`` (the rarest
     and commonest predicted class's share among the samples) and ``split``.
@@ -628,7 +632,8 @@ def sample_quality(samples: torch.Tensor, dataset: str = "digits", *, split: str
         "class_min_share": float(shares.min()),
         "class_max_share": float(shares.max()),
         "copy_share": float((dist < threshold).float().mean()),
-        "copy_share_real": float((dist_real < threshold).float().mean()),
+        # the validation split's yardstick is training digits: each is its own nearest image
+        "copy_share_real": float((dist_real < threshold).float().mean()) if split == "test" else None,
         "split": split,
     })
     return out

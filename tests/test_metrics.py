@@ -330,6 +330,11 @@ def test_quality_table_shows_precision_recall_and_refuses_mixed_splits(monkeypat
     assert f"{q['precision']:.2f} ± {q['precision_std']:.2f}" in shown[-1]
     with pytest.raises(ValueError, match="one split"):
         gt.quality_table({"a": q, "b": metrics.sample_quality(train[:400], split="val")})
+    # against validation the yardstick digits are training digits: no copy share for them
+    q_val = metrics.sample_quality(train[:400], split="val")
+    assert q_val["copy_share_real"] is None and 0 <= q["copy_share_real"] <= 1
+    gt.quality_table({"copies": q_val})
+    assert "— (training digits)" in shown[-1] and "nan" not in shown[-1]
 
 
 def test_compare_seeds_calls_a_win_only_outside_the_welch_interval():
@@ -343,3 +348,6 @@ def test_compare_seeds_calls_a_win_only_outside_the_welch_interval():
     assert metrics.over_seeds([1.0, 2.0, 3.0]) == pytest.approx((2.0, 1.0))
     with pytest.raises(ValueError, match="at least two"):
         metrics.compare_seeds([1.0], [2.0, 3.0])
+    # a reference with no seed (PCA, a baseline) repeated: Welch becomes the one-sample t
+    one = metrics.compare_seeds([0.66, 0.65, 0.67], [0.79] * 3)
+    assert one["verdict"] == "a" and one["half_width"] == pytest.approx(4.303 * 0.01 / math.sqrt(3), rel=1e-3)
