@@ -557,7 +557,7 @@ def check_ddim_eta_step(fn: Callable[..., torch.Tensor]) -> None:
         _close(out, expected, f"the step from alpha-bar {ab_t} to {ab_prev} with eta = {eta}")
 
 
-# ---------------------------------------------------------------- chapter 9: comparing models
+# ---------------------------------------------------------------- the comparison chapter
 
 @checker("the Pareto front of quality and time", "a model is on the front when no other model is at least "
          "as good on both measures and strictly better on one. Compare every model with every other; "

@@ -582,7 +582,7 @@ def sample_quality(samples: torch.Tensor, dataset: str = "digits", *, split: str
 
     Each ``*_std`` is the standard deviation over the rounds. It measures only the noise
     of this finite sample against a fixed reference: a second training run with another
-    seed moves the numbers too, often by more (chapter 9 measures it), so a comparison that
+    seed moves the numbers too, often by more (the comparison chapter measures it), so a comparison that
     is called a win needs several seeds. Also returned: ``copy_share`` /
     ``copy_share_real``: the share of samples / yardstick digits closer to a training
     image than 95% of the reference digits are (:func:`nearest_training`; new digits give

@@ -114,6 +114,36 @@ def test_results_record_their_code_and_go_stale_when_it_changes(results, tmp_pat
     assert "do not record" in res.stale_reason("97_test", {k: v for k, v in metrics.items() if k != "provenance"})
 
 
+def test_package_hash_ignores_only_the_result_neutral_modules(tmp_path, monkeypatch):
+    """Editing an exercise checker leaves results fresh; editing any other module does not."""
+    from gentext import results as res
+
+    for name in ("exercises.py", "student.py", "metrics.py", "train.py"):
+        (tmp_path / name).write_text("x = 1\n")
+    monkeypatch.setattr(res, "PACKAGE_DIR", tmp_path)
+    before = res.package_code_hash()
+    for name in sorted(res.RESULT_NEUTRAL_MODULES):
+        (tmp_path / name).write_text("x = 2\n")
+        assert res.package_code_hash() == before, name
+    for name in ("metrics.py", "train.py"):
+        (tmp_path / name).write_text("x = 2\n")
+        assert res.package_code_hash() != before, name
+        before = res.package_code_hash()
+    # the checkers never run while a chapter computes: every chapter calls them only in
+    # its exercise cells, after the cell that saves its results, and no other module uses them
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        code = [c for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code"]
+        sources = ["".join(c["source"]) for c in code]
+        saves = [i for i, s in enumerate(sources) if "save_results(" in s]
+        checks = [i for i, s in enumerate(sources) if "gt.exercises." in s]
+        assert saves and checks and max(saves) < min(checks), path.name
+    for path in sorted((ROOT / "gentext").glob("*.py")):
+        # __init__ only imports them; results.py only names them
+        if path.name not in res.RESULT_NEUTRAL_MODULES | {"__init__.py", "results.py"}:
+            text = path.read_text()
+            assert "exercises" not in text and "student" not in text, path.name
+
+
 def test_reference_results_ship_for_every_chapter_and_are_fresh():
     """Chapter 9 opened alone (as in Colab) falls back on these: they must match the code.
 
