@@ -557,6 +557,209 @@ def check_ddim_eta_step(fn: Callable[..., torch.Tensor]) -> None:
         _close(out, expected, f"the step from alpha-bar {ab_t} to {ab_prev} with eta = {eta}")
 
 
+# ---------------------------------------------------------------- chapter 9: energy-based and score models
+
+def _tanh_mlp(sizes: tuple[int, ...], seed: int) -> torch.nn.Sequential:
+    """A small fixed network in float64 (Linear, Tanh, ..., Linear), with weights from its own generator."""
+    g = torch.Generator().manual_seed(seed)
+    layers: list[torch.nn.Module] = []
+    for i, (d_in, d_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(torch.nn.Linear(d_in, d_out, dtype=torch.float64))
+        if i < len(sizes) - 2:
+            layers.append(torch.nn.Tanh())
+    net = torch.nn.Sequential(*layers)
+    with torch.no_grad():
+        for p in net.parameters():
+            p.copy_(torch.randn(p.shape, generator=g, dtype=torch.float64) * 0.8)
+    return net
+
+
+def _call_without_grad_on_x(fn: Callable, *args) -> torch.Tensor:
+    """Call ``fn``, turning autograd's complaint about an x that does not require grad into a hint."""
+    try:
+        return fn(*args)
+    except RuntimeError as err:
+        if "does not require grad" in str(err):
+            raise AssertionError("x arrives without requires_grad, so autograd cannot differentiate with respect "
+                                 "to it: work on a detached copy of x with requires_grad switched on.") from None
+        raise
+
+
+@checker("a Langevin step", "take the gradient of the summed energies with respect to a copy of x that "
+         "tracks gradients, move downhill by the step size times that gradient, add the noise scaled by "
+         "the square root of twice the step size, and detach the result so that a long chain of steps "
+         "does not keep growing one graph.")
+def check_langevin_step(fn: Callable[[Callable, torch.Tensor, float, torch.Tensor], torch.Tensor]) -> None:
+    """``fn(energy, x, step, noise)``: one step of (unadjusted) Langevin dynamics,
+    ``x - step * grad_x E(x) + sqrt(2 step) * noise``, as a new tensor detached from the graph. Repeated
+    with a small step, it samples approximately from ``p(x)`` proportional to ``exp(-E(x))``; ``energy``
+    maps a batch ``(N, D)`` to ``(N,)`` and is a network, so the gradient comes from autograd."""
+    sigma = 0.7
+    mlp = _tanh_mlp((3, 16, 1), seed=21)
+    def quadratic(x: torch.Tensor) -> torch.Tensor:
+        return (x * x).sum(1) / (2 * sigma**2)
+
+    def network(x: torch.Tensor) -> torch.Tensor:
+        return mlp(x).squeeze(-1)
+
+    g = torch.Generator().manual_seed(22)
+    for name, energy, d, n, step in (("the quadratic energy", quadratic, 2, 5, 0.1),
+                                     ("a small tanh network's energy", network, 3, 6, 0.5),
+                                     ("a small tanh network's energy", network, 3, 1, 0.01)):
+        x = torch.randn(n, d, generator=g, dtype=torch.float64)
+        noise = torch.randn(n, d, generator=g, dtype=torch.float64)
+        original = x.clone()
+        out = _call_without_grad_on_x(fn, energy, x, step, noise.clone())
+        assert torch.equal(x, original), "your function changed its input x in place; return a new tensor."
+        assert not x.requires_grad, "your function switched on requires_grad on the caller's x: do that on a " \
+                                    "detached copy instead."
+        assert isinstance(out, torch.Tensor) and out.shape == x.shape, \
+            f"return a tensor of the batch's shape {tuple(x.shape)}."
+        assert not out.requires_grad, "the result is still attached to the graph (it requires grad): detach " \
+                                      "it, or every step of a chain keeps the graphs of all steps before it."
+        xr = x.clone().requires_grad_(True)
+        (grad,) = torch.autograd.grad(energy(xr).sum(), xr)
+        out = out.detach().double()
+        wrong = {
+            "the gradient term has the wrong sign: Langevin dynamics moves downhill in energy (uphill in "
+            "log-probability), so subtract step times the energy's gradient.":
+                x + step * grad + math.sqrt(2 * step) * noise,
+            "the noise is scaled by sqrt(step); with the drift step times the gradient, the noise that "
+            "keeps exp(-E) stationary has standard deviation sqrt(2 step).":
+                x - step * grad + math.sqrt(step) * noise,
+            "the noise is scaled by the step size itself; it must be sqrt(2 step), which is much larger "
+            "for small steps (the noise dominates the drift).":
+                x - step * grad + step * noise,
+            "that is the other common convention, a drift of step/2 times the gradient with noise sqrt(step); "
+            "here the drift is step times the gradient and the noise sqrt(2 step).":
+                x - step / 2 * grad + math.sqrt(step) * noise,
+        }
+        for message, candidate in wrong.items():
+            if torch.allclose(out, candidate, atol=1e-6):
+                raise AssertionError(message)
+        _close(out, x - step * grad + math.sqrt(2 * step) * noise,
+               f"the step for {name} (N = {n}, step = {step})", atol=1e-6)
+
+
+@checker("contrastive-divergence loss", "the maximum-likelihood gradient lowers the energy of the data and "
+         "raises the energy of the model's samples. Write a scalar whose gradient does both, averaging each "
+         "batch on its own, since the two batches can have different sizes.")
+def check_cd_loss(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> None:
+    """``fn(energy_data, energy_model)``: the scalar ``mean(energy_data) - mean(energy_model)``, whose
+    gradient with respect to the energy network's parameters estimates the negative log-likelihood's
+    gradient (the model's samples stand in for the intractable expectation under the model)."""
+    g = torch.Generator().manual_seed(23)
+    for n_data, n_model in ((7, 4), (5, 5), (1, 3)):
+        e_data = (torch.randn(n_data, generator=g, dtype=torch.float64) * 2).requires_grad_(True)
+        e_model = (torch.randn(n_model, generator=g, dtype=torch.float64) * 2 + 1).requires_grad_(True)
+        out = fn(e_data, e_model)
+        assert isinstance(out, torch.Tensor), f"the loss should be a tensor, got {type(out).__name__}."
+        assert out.dim() == 0, f"the loss should be a scalar (a 0-dimensional tensor), got shape {tuple(out.shape)}."
+        d, m = e_data.detach(), e_model.detach()
+        value, expected = float(out.detach()), float(d.mean() - m.mean())
+        if abs(value + expected) < 1e-9 and abs(expected) > 1e-6:
+            raise AssertionError("the sign is flipped: it is a tug of war in which training pushes the "
+                                 "data's energy down and the samples' energy up, so the data term enters "
+                                 "with a plus and the samples' term with a minus.")
+        if abs(value - float(d.sum() - m.sum())) < 1e-9:
+            raise AssertionError("those are sums: use a mean for each batch, or the larger batch weighs more "
+                                 "and the loss grows with the batch size.")
+        assert abs(value - expected) < 1e-9, \
+            f"the loss for {n_data} data and {n_model} model energies differs from the expected value " \
+            f"({value:.6g} instead of {expected:.6g})."
+        assert out.requires_grad, "the loss does not depend on the energies: build it from them with torch " \
+                                  "operations, without detaching or converting to numbers."
+        grad_data, grad_model = torch.autograd.grad(out, [e_data, e_model], allow_unused=True)
+        assert grad_data is not None, "no gradient reaches the data's energies."
+        assert grad_model is not None, "no gradient reaches the samples' energies: the samples themselves are " \
+                                       "constants, but their energies depend on the network's parameters, so " \
+                                       "keep them in the graph."
+        assert torch.allclose(grad_data, torch.full_like(grad_data, 1 / n_data)), \
+            f"each data energy should get gradient +1/{n_data} (the batch's mean)."
+        assert torch.allclose(grad_model, torch.full_like(grad_model, -1 / n_model)), \
+            f"each sample's energy should get gradient -1/{n_model} (minus the batch's mean)."
+
+
+def _sliced_reference(net: torch.nn.Module, x: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """``(v^T J v, v^T s, trace J, ||s||^2)`` per point for a linear or one-hidden-layer tanh score, exactly."""
+    s = net(x)
+    if isinstance(net, torch.nn.Linear):
+        w = net.weight
+        jac, trace = ((v @ w) * v).sum(1), torch.diagonal(w).sum().expand(len(x))
+    else:
+        w1, w2 = net[0].weight, net[2].weight
+        slope = 1 - torch.tanh(net[0](x)) ** 2  # J(x) = W2 diag(slope) W1
+        jac = ((v @ w2) * slope * (v @ w1.T)).sum(1)
+        trace = (slope * (w2.T * w1).sum(1)).sum(1)
+    return jac, (v * s).sum(1), trace, (s * s).sum(1)
+
+
+@checker("sliced score matching", "project the score onto v, differentiate the projections (summed over the "
+         "batch) with respect to a copy of x that tracks gradients, asking autograd for a gradient that can "
+         "itself be differentiated (the loss is trained), project that gradient onto v again, and add half "
+         "the squared projection of the score. Keep one value per point.")
+def check_sliced_score_matching(fn: Callable[[Callable, torch.Tensor, torch.Tensor], torch.Tensor]) -> None:
+    """``fn(score, x, v)``: the sliced score-matching loss of each point, shape ``(N,)``,
+    ``v^T J_s(x) v + 0.5 (v^T s(x))^2`` with ``v^T J_s v`` computed as ``v . grad_x (v . s(x))``
+    (Song, Garg, Shi & Ermon 2019, without variance reduction). Up to a constant its expectation is the
+    Fisher divergence along random directions, which needs no true score and no full Jacobian."""
+    linear = torch.nn.Linear(3, 3, dtype=torch.float64)
+    with torch.no_grad():
+        g = torch.Generator().manual_seed(24)
+        linear.weight.copy_(torch.randn(3, 3, generator=g, dtype=torch.float64))
+        linear.bias.copy_(torch.randn(3, generator=g, dtype=torch.float64))
+    g = torch.Generator().manual_seed(25)
+    for name, net, n, d in (("a linear score", linear, 6, 3),
+                            ("a small tanh network's score", _tanh_mlp((4, 8, 4), seed=26), 5, 4),
+                            ("a small tanh network's score", _tanh_mlp((4, 8, 4), seed=27), 1, 4)):
+        x = torch.randn(n, d, generator=g, dtype=torch.float64)
+        v = torch.randn(n, d, generator=g, dtype=torch.float64)
+        original = x.clone()
+        out = _call_without_grad_on_x(fn, net, x, v.clone())
+        assert torch.equal(x, original), "your function changed its input x in place."
+        assert not x.requires_grad, "your function switched on requires_grad on the caller's x: do that on a " \
+                                    "detached copy instead."
+        assert isinstance(out, torch.Tensor), f"the loss should be a tensor, got {type(out).__name__}."
+        if n > 1 and out.numel() == 1:
+            raise AssertionError(f"you returned a single number: return one loss per point, shape ({n},); "
+                                 "the training loop takes the mean.")
+        assert out.shape == (n,), f"return one loss per point, shape ({n},), got shape {tuple(out.shape)}."
+        jac, proj, trace, norm2 = _sliced_reference(net, x, v)
+        expected = jac + 0.5 * proj**2
+        got = out.detach().double()
+        wrong = {
+            "the factor 0.5 on the squared projection is missing.": jac + proj**2,
+            "a sign is wrong: both terms enter with a plus, v^T J v and half the squared projection.":
+                jac - 0.5 * proj**2,
+            "a sign is wrong: the Jacobian term enters with a plus (it is minus the integration by parts "
+            "of the cross term).": -jac + 0.5 * proj**2,
+            "that is the variance-reduced version with half the squared norm of the score; this exercise "
+            "asks for half the squared projection (v^T s)^2.": jac + 0.5 * norm2,
+            "that is exact score matching (trace of the Jacobian and the squared norm): project both terms "
+            "onto the random direction v instead.": trace + 0.5 * norm2,
+        }
+        for message, candidate in wrong.items():
+            if torch.allclose(got, candidate.detach(), atol=1e-6):
+                raise AssertionError(message)
+        _close(got, expected, f"the loss for {name} (N = {n})", atol=1e-6)
+        create_graph = "no gradient reaches the network's parameters through the Jacobian term: ask " \
+                       "autograd for the gradient with respect to x with create_graph=True."
+        assert out.requires_grad, create_graph
+        params = list(net.parameters())
+        want = torch.autograd.grad(expected.mean(), params, retain_graph=True)
+        square_only = torch.autograd.grad((0.5 * proj**2).mean(), params)
+        try:
+            have = torch.autograd.grad(out.mean(), params, allow_unused=True)
+        except RuntimeError:
+            raise AssertionError("backpropagating through your loss failed: taking the gradient with respect "
+                                 f"to x freed the graph. {create_graph}") from None
+        have = [torch.zeros_like(p) if h is None else h for h, p in zip(have, params)]
+        if all(torch.allclose(h, s, atol=1e-6) for h, s in zip(have, square_only)):
+            raise AssertionError(create_graph)
+        for h, w in zip(have, want):
+            _close(h, w, f"the gradient of the mean loss with respect to the parameters of {name}", atol=1e-6)
+
+
 # ---------------------------------------------------------------- the comparison chapter
 
 @checker("the Pareto front of quality and time", "a model is on the front when no other model is at least "

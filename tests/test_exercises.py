@@ -18,6 +18,7 @@ CHECKERS = [ex.check_bernoulli_error, ex.check_masking_noise, ex.check_kl_gaussi
             ex.check_confusion, ex.check_projection, ex.check_order_mask, ex.check_column_mask,
             ex.check_window_attention, ex.check_kv_step, ex.check_min_p, ex.check_coupling_inverse,
             ex.check_forward_jump, ex.check_ddim_eta_step,
+            ex.check_langevin_step, ex.check_cd_loss, ex.check_sliced_score_matching,
             ex.check_pareto_front, ex.check_paired_difference]
 
 
@@ -283,7 +284,7 @@ def test_chapter_8_checkers():
     assert not swapped
 
 
-def test_chapter_9_checkers():
+def test_comparison_chapter_checkers():
     def front(cost, seconds, strict=True):
         better_eq = (cost[None, :] <= cost[:, None]) & (seconds[None, :] <= seconds[:, None])
         better = (cost[None, :] < cost[:, None]) | (seconds[None, :] < seconds[:, None])
@@ -308,3 +309,95 @@ def test_chapter_9_checkers():
     spread = ex.check_paired_difference(lambda a, b: ((a - b).mean().item(), (a - b).std().item()), verbose=False)
     assert not spread and "spread of the differences" in spread.message
     assert not ex.check_paired_difference(lambda a, b: ((b - a).mean().item(), paired(a, b)[1]), verbose=False)
+
+
+def test_energy_score_checkers():
+    def langevin(energy, x, step, noise, sign=-1.0, noise_scale=None, detach=True):
+        x = x.detach().requires_grad_(True)
+        (grad,) = torch.autograd.grad(energy(x).sum(), x)
+        scale = math.sqrt(2 * step) if noise_scale is None else noise_scale(step)
+        out = x + sign * step * grad + scale * noise
+        return out.detach() if detach else out
+
+    assert ex.check_langevin_step(langevin, verbose=False)
+    uphill = ex.check_langevin_step(lambda *a: langevin(*a, sign=1.0), verbose=False)
+    assert not uphill and "downhill" in uphill.message
+    sqrt_step = ex.check_langevin_step(lambda *a: langevin(*a, noise_scale=math.sqrt), verbose=False)
+    assert not sqrt_step and "sqrt(2 step)" in sqrt_step.message
+    step_noise = ex.check_langevin_step(lambda *a: langevin(*a, noise_scale=lambda s: s), verbose=False)
+    assert not step_noise and "step size itself" in step_noise.message
+    attached = ex.check_langevin_step(lambda *a: langevin(*a, detach=False), verbose=False)
+    assert not attached and "detach" in attached.message
+
+    def needs_grad_on_entry(energy, x, step, noise):
+        (grad,) = torch.autograd.grad(energy(x).sum(), x)
+        return (x - step * grad + math.sqrt(2 * step) * noise).detach()
+
+    entry = ex.check_langevin_step(needs_grad_on_entry, verbose=False)
+    assert not entry and "requires_grad" in entry.message
+
+    def in_place(energy, x, step, noise):
+        grad = langevin(energy, x, step, noise * 0) - x  # -step * grad
+        return x.add_(grad + math.sqrt(2 * step) * noise)
+
+    assert "in place" in ex.check_langevin_step(in_place, verbose=False).message
+    # a gradient guessed from the quadratic energy is wrong for the network's energy
+    guessed = ex.check_langevin_step(lambda e, x, s, z: x - s * x / 0.49 + math.sqrt(2 * s) * z, verbose=False)
+    assert not guessed and "network" in guessed.message
+    flat = ex.check_langevin_step(lambda *a: langevin(*a).flatten(), verbose=False)
+    assert not flat and "shape" in flat.message
+
+    assert ex.check_cd_loss(lambda ed, em: ed.mean() - em.mean(), verbose=False)
+    flipped = ex.check_cd_loss(lambda ed, em: em.mean() - ed.mean(), verbose=False)
+    assert not flipped and "tug of war" in flipped.message
+    summed = ex.check_cd_loss(lambda ed, em: ed.sum() - em.sum(), verbose=False)
+    assert not summed and "sums" in summed.message
+    detached = ex.check_cd_loss(lambda ed, em: ed.mean() - em.detach().mean(), verbose=False)
+    assert not detached and "samples' energies" in detached.message
+    per_point = ex.check_cd_loss(lambda ed, em: ed - em.mean(), verbose=False)
+    assert not per_point and "scalar" in per_point.message
+    pooled = ex.check_cd_loss(lambda ed, em: (ed.sum() - em.sum()) / (len(ed) + len(em)), verbose=False)
+    assert not pooled
+
+    def sliced(score, x, v, graph=True, retain=True, half=0.5, sign=1.0, reduce=False):
+        x = x.detach().requires_grad_(True)
+        projection = (score(x) * v).sum(1)
+        (grad,) = torch.autograd.grad(projection.sum(), x, create_graph=graph, retain_graph=retain)
+        loss = sign * (grad * v).sum(1) + half * projection**2
+        return loss.mean() if reduce else loss
+
+    assert ex.check_sliced_score_matching(sliced, verbose=False)
+
+    def with_jacobian(score, x, v):  # the full Jacobian, differentiable: slow, but right
+        rows = []
+        for xi, vi in zip(x, v):
+            jac = torch.autograd.functional.jacobian(lambda p: score(p[None])[0], xi, create_graph=True)
+            rows.append(vi @ jac @ vi + 0.5 * (vi @ score(xi[None])[0]) ** 2)
+        return torch.stack(rows)
+
+    assert ex.check_sliced_score_matching(with_jacobian, verbose=False)
+    no_graph = ex.check_sliced_score_matching(lambda *a: sliced(*a, graph=False), verbose=False)
+    assert not no_graph and "create_graph" in no_graph.message
+    freed = ex.check_sliced_score_matching(lambda *a: sliced(*a, graph=False, retain=False), verbose=False)
+    assert not freed and "create_graph" in freed.message
+    no_half = ex.check_sliced_score_matching(lambda *a: sliced(*a, half=1.0), verbose=False)
+    assert not no_half and "0.5" in no_half.message
+    sign = ex.check_sliced_score_matching(lambda *a: sliced(*a, sign=-1.0), verbose=False)
+    assert not sign and "sign" in sign.message
+    mean = ex.check_sliced_score_matching(lambda *a: sliced(*a, reduce=True), verbose=False)
+    assert not mean and "one loss per point" in mean.message
+
+    def needs_grad_on_entry(score, x, v):
+        projection = (score(x) * v).sum(1)
+        (grad,) = torch.autograd.grad(projection.sum(), x, create_graph=True)
+        return (grad * v).sum(1) + 0.5 * projection**2
+
+    entry = ex.check_sliced_score_matching(needs_grad_on_entry, verbose=False)
+    assert not entry and "requires_grad" in entry.message
+
+    def variance_reduced(score, x, v):
+        s = score(x)
+        return sliced(score, x, v) - 0.5 * (s * v).sum(1) ** 2 + 0.5 * (s * s).sum(1)
+
+    reduced = ex.check_sliced_score_matching(variance_reduced, verbose=False)
+    assert not reduced and "variance-reduced" in reduced.message

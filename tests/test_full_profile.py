@@ -17,8 +17,8 @@ on each run:
   are computed on the CPU but checked as CUDA checks them, so a mask made without
   ``device=`` or a ``.numpy()`` of a GPU tensor fails here (chapter 6's mask did).
 
-Chapter 9 runs last and reads the results the others just saved. The committed notebooks
-are untouched (each runs from an in-memory copy).
+The comparison (chapter 12) runs last and reads the results the others just saved. The
+committed notebooks are untouched (each runs from an in-memory copy).
 """
 
 import os
@@ -57,7 +57,7 @@ def full_mnist(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def results_dir(tmp_path_factory):
-    return tmp_path_factory.mktemp("results")  # shared: chapter 9 reads chapters 1-8
+    return tmp_path_factory.mktemp("results")  # shared: the comparison reads chapters 1-8
 
 
 def run_smoke(path: Path, env: dict[str, str]) -> tuple[str, float]:
@@ -82,14 +82,14 @@ def test_full_profile_smoke_run(path, full_mnist, results_dir, monkeypatch):
     text, seconds = run_smoke(path, env)
     assert "device check: virtual CUDA is on" in text
     assert "profile=full device=cuda" in text
-    if "smoke=dict(" in path.read_text():  # chapter 9 needs no smoke table: it trains little
+    if "smoke=dict(" in path.read_text():  # the comparison needs no smoke table: it trains little
         assert "smoke run" in text
     peak = float(re.search(r"peak resident memory: ([0-9.]+) GB", text).group(1))
     assert peak < HOST_RAM_GB, f"{path.stem} peaked at {peak:.1f} GB of host memory"
     monkeypatch.setenv("GENTEXT_RESULTS", str(results_dir))
     metrics, samples, _ = gt.load_results(path.stem)
     assert metrics["profile"] == "full"
-    if path.stem != "09_comparison":  # chapter 9 keeps its stability experiment's samples
+    if path.stem != "12_comparison":  # the comparison keeps its stability experiment's samples
         assert samples.shape[1:] == (1, 28, 28)
     print(f"{path.stem}: full-profile smoke run as if on CUDA in {seconds:.0f} s, "
           f"peak {peak:.2f} GB")
