@@ -760,6 +760,201 @@ def check_sliced_score_matching(fn: Callable[[Callable, torch.Tensor, torch.Tens
             _close(h, w, f"the gradient of the mean loss with respect to the parameters of {name}", atol=1e-6)
 
 
+# ---------------------------------------------------------------- chapter 10: flow matching and masked diffusion
+
+def _first_match(out: torch.Tensor, want: torch.Tensor, wrong: dict[str, torch.Tensor], atol: float) -> None:
+    """Name the first known mistake that ``out`` reproduces; a candidate that happens to equal
+    the right answer on these inputs is skipped, so a right answer is never refused."""
+    for message, candidate in wrong.items():
+        if candidate.shape == out.shape and torch.allclose(out, candidate, atol=atol) \
+                and not torch.allclose(candidate, want, atol=atol):
+            raise AssertionError(message)
+
+
+def _per_row(t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """``t`` of shape ``(N,)`` viewed as ``(N, 1, ..., 1)`` so that it scales each row of ``like``."""
+    return t.view(-1, *[1] * (like.dim() - 1))
+
+
+def _is_broadcast_error(err: RuntimeError) -> bool:
+    text = str(err)
+    return "must match the size" in text or "broadcast" in text
+
+
+@checker("the flow-matching target", "the path runs in a straight line from the noise at time 0 to the data "
+         "at time 1, where what is left of the noise is scaled down to sigma_min rather than to zero; the "
+         "velocity is the path's derivative in t. Give t one axis of length 1 for every data dimension, so "
+         "that each row is moved by its own time.")
+def check_cfm_target(fn: Callable[[torch.Tensor, torch.Tensor, torch.Tensor, float],
+                                  tuple[torch.Tensor, torch.Tensor]]) -> None:
+    """``fn(x0, x1, t, sigma_min) -> (x_t, u_t)``: the point ``t x1 + (1 - (1 - sigma_min) t) x0`` of
+    chapter 10's straight conditional path and its velocity ``x1 - (1 - sigma_min) x0``, which is the
+    regression target of conditional flow matching. ``x0`` (noise) and ``x1`` (data) have shape
+    ``(N, ...)``, ``t`` has shape ``(N,)``."""
+    g = torch.Generator().manual_seed(31)
+    # (4, 1, 4, 4): a t of shape (N,) broadcasts silently along the last axis there, so look for it
+    for shape, sigma_min in (((5, 2), 0.0), ((6, 2), 0.03), ((4, 1, 4, 4), 0.03), ((3, 1, 4, 4), 0.0)):
+        x0 = torch.randn(shape, generator=g, dtype=torch.float64)
+        x1 = torch.randn(shape, generator=g, dtype=torch.float64)
+        t = torch.rand(shape[0], generator=g, dtype=torch.float64)
+        originals = (x0.clone(), x1.clone(), t.clone())
+        try:
+            out = fn(x0, x1, t, sigma_min)
+        except RuntimeError as err:
+            if not _is_broadcast_error(err):
+                raise
+            raise AssertionError(f"for data of shape {shape} the shapes did not match ({err}): t has shape "
+                                 "(N,); reshape t to (N, 1, ...) before multiplying it with the data.") from None
+        assert all(torch.equal(a, b) for a, b in zip((x0, x1, t), originals)), \
+            "your function changed an input in place; compute new tensors."
+        assert not isinstance(out, torch.Tensor), \
+            "you returned one tensor: return the pair (x_t, u_t), the point on the path and its velocity."
+        assert isinstance(out, (tuple, list)) and len(out) == 2, "return the pair (x_t, u_t)."
+        x_t, u_t = out
+        assert isinstance(x_t, torch.Tensor) and isinstance(u_t, torch.Tensor), "return a pair of tensors."
+        s, tt = sigma_min, _per_row(t, x1)
+        want_x, want_u = tt * x1 + (1 - (1 - s) * tt) * x0, x1 - (1 - s) * x0
+
+        wrong_x = {}
+        for bad_t, lined_up in ((t, "t of shape (N,) lined up with the last axis"),
+                                (t[:, None], "t of shape (N, 1) lined up with the last two axes")):
+            try:
+                wrong_x[f"t broadcast along the wrong axes ({lined_up}): each row needs its own time, so "
+                        "reshape t to (N, 1, ...), with one axis of length 1 per data dimension."] = \
+                    bad_t * x1 + (1 - (1 - s) * bad_t) * x0
+            except RuntimeError:
+                pass
+        assert x_t.shape == x0.shape and u_t.shape == x0.shape, \
+            f"both tensors should have the data's shape {shape}, got {tuple(x_t.shape)} and " \
+            f"{tuple(u_t.shape)}: reshape t to (N, 1, ...) so it broadcasts over each row."
+        x_t, u_t = x_t.detach().double(), u_t.detach().double()
+        wrong_x.update({
+            "the path runs the wrong way, from data to noise: at time 0 it must be the noise x0, at time 1 "
+            "the data x1.": tt * x0 + (1 - (1 - s) * tt) * x1,
+            "sigma_min is missing from the path: the noise shrinks to sigma_min times x0 at time 1, not to 0.":
+                tt * x1 + (1 - tt) * x0,
+            "you returned the velocity where the point on the path belongs: the pair is (x_t, u_t).": want_u,
+        })
+        _first_match(x_t, want_x, wrong_x, atol=1e-8)
+        _close(x_t, want_x, f"x_t for data of shape {shape} with sigma_min = {s}", atol=1e-8)
+
+        half_pi = math.pi / 2
+        _first_match(u_t, want_u, {
+            "the velocity has the wrong sign: the path moves from the noise towards the data.": -want_u,
+            "that is the velocity of the path from data to noise (the roles of x0 and x1 are swapped).":
+                x0 - (1 - s) * x1,
+            "the velocity ignores sigma_min: differentiate (1 - (1 - sigma_min) t) x0 in t as well.": x1 - x0,
+            "that is the velocity of the variance-preserving path (cosine and sine of t); this exercise asks "
+            "for the straight path's.":
+                half_pi * (torch.cos(half_pi * tt) * x1 - torch.sin(half_pi * tt) * x0),
+            "your velocity changes with t; the path is a straight line travelled at constant speed, so its "
+            "derivative in t has no t left in it.": tt * want_u,
+        }, atol=1e-8)
+        _close(u_t, want_u, f"u_t for data of shape {shape} with sigma_min = {s}", atol=1e-8)
+
+
+@checker("one Euler step", "evaluate the velocity field once, at the point and the time where the step "
+         "starts, and move the point by the step length times that velocity. A negative step length runs the "
+         "ODE backwards with no other change. Return a new tensor.")
+def check_euler_step(fn: Callable[[Callable, torch.Tensor, torch.Tensor, float], torch.Tensor]) -> None:
+    """``fn(v, x, t, h)``: ``x + h v(x, t)``, one explicit Euler step of ``dx/dt = v(x, t)``, the sampler
+    of chapter 10 (one network evaluation per step); ``t`` is a 0-dim tensor and ``h`` may be negative,
+    as when the likelihood integrates the ODE backwards."""
+    def field(x: torch.Tensor, t) -> torch.Tensor:  # depends on x and t, so every mistake shows
+        t = torch.as_tensor(t, dtype=x.dtype)
+        return -x * (1 + t) + torch.sin(3 * t)
+
+    calls = []
+
+    def v(x: torch.Tensor, t) -> torch.Tensor:
+        calls.append(t)
+        return field(x, t)
+
+    g = torch.Generator().manual_seed(32)
+    for shape, t0, h in (((6, 2), 0.2, 0.25), ((3, 1, 4, 4), 0.7, -0.1), ((1, 3), 0.0, 0.5), ((4, 5), 0.9, -0.3)):
+        x = torch.randn(shape, generator=g, dtype=torch.float64)
+        original = x.clone()
+        t = torch.tensor(t0, dtype=torch.float64)
+        calls.clear()
+        out = fn(v, x, t, h)
+        assert torch.equal(x, original), "your function changed x in place; return the new point as a new tensor."
+        assert calls, "your function never evaluated v: the step moves along the velocity v(x, t)."
+        assert isinstance(out, torch.Tensor) and out.shape == x.shape, f"return a tensor of x's shape {shape}."
+        out = out.detach().double()
+        k1 = field(x, t)
+        want = x + h * k1
+        _first_match(out, want, {
+            "v is evaluated at the end of the step, time t + h (the end-point value an implicit method would "
+            "use): Euler's explicit step takes the slope where the step starts, at (x, t).":
+                x + h * field(x, t + h),
+            "the step goes the wrong way: add h times the velocity (a negative h runs backwards by itself).":
+                x - h * k1,
+            "the step length h is missing: move by h times the velocity, not by the velocity.": x + k1,
+            "h multiplies x too: only the velocity is scaled by h, the step starts from x itself.": h * (x + k1),
+            "that is Heun's step (two evaluations, averaged); this exercise asks for Euler's, with one "
+            "evaluation per step.": x + h / 2 * (k1 + field(x + h * k1, t + h)),
+            "that is the midpoint method (two evaluations); this exercise asks for Euler's, with one "
+            "evaluation per step.": x + h * field(x + h / 2 * k1, t + h / 2),
+        }, atol=1e-8)
+        _close(out, want, f"the step from t = {t0} with h = {h} for x of shape {shape}", atol=1e-8)
+        assert len(calls) == 1, f"your step evaluated v {len(calls)} times: Euler uses one evaluation per step " \
+                                "(each one is a pass of the network)."
+
+
+@checker("the masked-diffusion bound", "take the cross-entropy of every position, keep only the hidden ones, "
+         "add them up per window, and divide by the window's masking rate and by its length (all of its "
+         "positions, hidden or not). Keep one value per window.")
+def check_masked_diffusion_loss(fn: Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor],
+                                             torch.Tensor]) -> None:
+    """``fn(logits, x, masked, t)``: each window's bound in nats per token, shape ``(B,)``: ``(1/t)`` times
+    the summed cross-entropy of the masked positions, over the length ``T``. It is the absorbing-state
+    ELBO (Sahoo et al. 2024, Shi et al. 2024) with the linear schedule ``alpha_t = 1 - t``, whose weight
+    ``|alpha'_t| / (1 - alpha_t)`` is ``1/t``; logits ``(B, T, V)``, x ``(B, T)``, masked ``(B, T)``."""
+    g = torch.Generator().manual_seed(33)
+    for B, T, V in ((4, 7, 5), (3, 12, 9), (1, 5, 4), (2, 6, 3)):
+        logits = torch.randn(B, T, V, generator=g, dtype=torch.float64) * 2
+        x = torch.randint(0, V, (B, T), generator=g)
+        t = torch.rand(B, generator=g, dtype=torch.float64) * 0.8 + 0.1
+        masked = torch.rand(B, T, generator=g) < t[:, None]
+        masked[:, 0] = True  # at least one hidden position per window
+        masked[:, -1] = False  # and one visible
+        if B == 2:  # the end of the range: at t = 1 every position is hidden
+            t[1], masked[1] = 1.0, True
+        originals = (logits.clone(), x.clone(), masked.clone(), t.clone())
+        logits.requires_grad_(True)
+        out = fn(logits, x, masked, t)
+        assert all(torch.equal(a, b) for a, b in zip((logits.detach(), x, masked, t), originals)), \
+            "your function changed an input in place."
+        assert isinstance(out, torch.Tensor), f"return a tensor, got {type(out).__name__}."
+        if B > 1 and out.numel() == 1:
+            raise AssertionError(f"you returned one number (a mean over the batch?): return one value per window "
+                                 f"(sequence), shape ({B},).")
+        assert out.shape == (B,), f"return one value per window (sequence), shape ({B},), got {tuple(out.shape)}."
+        assert out.requires_grad, "the bound does not depend on the logits through autograd: it is a training " \
+                                  "loss, so build it from them with torch operations."
+        with torch.no_grad():
+            nll = -torch.log_softmax(logits, -1).gather(-1, x.unsqueeze(-1)).squeeze(-1)  # (B, T)
+            hidden = (nll * masked).sum(1)
+            want = hidden / t / T
+            wrong = {
+                "the weight 1/t is missing: that is a masked-language-model loss, not the bound; at rate t only "
+                "about t T positions are hidden, so their sum must be divided by t.": hidden / T,
+                "the weight is t; it must be 1/t.": hidden * t / T,
+                "the weight is 1/(1 - t); with the masking rate t the bound's weight is 1/t.":
+                    hidden / (1 - t).clamp_min(1e-12) / T,
+                "the visible positions are included: only the masked ones are predicted (the others are given).":
+                    nll.sum(1) / t / T,
+                "you divided by the number of masked positions: divide by t and by the window's length T.":
+                    hidden / masked.sum(1),
+                "the number of masked positions is used together with t: divide by t and by the window's "
+                "length T only.": hidden / t / masked.sum(1),
+                "the sign is wrong: the bound is a sum of negative log-probabilities, so it is positive.": -want,
+            }
+            got = out.detach().double()
+            _first_match(got, want, wrong, atol=1e-8)
+            _close(got, want, f"the bound of {B} windows of {T} tokens", atol=1e-8)
+
+
 # ---------------------------------------------------------------- the comparison chapter
 
 @checker("the Pareto front of quality and time", "a model is on the front when no other model is at least "

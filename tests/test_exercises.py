@@ -19,6 +19,7 @@ CHECKERS = [ex.check_bernoulli_error, ex.check_masking_noise, ex.check_kl_gaussi
             ex.check_window_attention, ex.check_kv_step, ex.check_min_p, ex.check_coupling_inverse,
             ex.check_forward_jump, ex.check_ddim_eta_step,
             ex.check_langevin_step, ex.check_cd_loss, ex.check_sliced_score_matching,
+            ex.check_cfm_target, ex.check_euler_step, ex.check_masked_diffusion_loss,
             ex.check_pareto_front, ex.check_paired_difference]
 
 
@@ -401,3 +402,82 @@ def test_energy_score_checkers():
 
     reduced = ex.check_sliced_score_matching(variance_reduced, verbose=False)
     assert not reduced and "variance-reduced" in reduced.message
+
+
+def test_flow_matching_checkers():
+    def cfm(x0, x1, t, s, swap=False, path_sigma=True, velocity_sigma=True, sign=1.0, axes=None):
+        tt = t.view(-1, *[1] * (x1.dim() - 1)) if axes is None else axes(t)
+        if swap:
+            x0, x1 = x1, x0
+        a, b = (1 - s if path_sigma else 1.0), (1 - s if velocity_sigma else 1.0)
+        return tt * x1 + (1 - a * tt) * x0, sign * (x1 - b * x0)
+
+    def cfm_says(word, answer):
+        result = ex.check_cfm_target(answer, verbose=False)
+        assert not result and word in result.message, result.message
+
+    assert ex.check_cfm_target(cfm, verbose=False)
+    assert ex.check_cfm_target(lambda *a: list(cfm(*a)), verbose=False)
+    cfm_says("wrong way", lambda *a: cfm(*a, swap=True))
+    cfm_says("sigma_min is missing from the path", lambda *a: cfm(*a, path_sigma=False, velocity_sigma=False))
+    cfm_says("ignores sigma_min", lambda *a: cfm(*a, velocity_sigma=False))
+    cfm_says("wrong sign", lambda *a: cfm(*a, sign=-1.0))
+    cfm_says("reshape t", lambda *a: cfm(*a, axes=lambda t: t))  # a shape error on the 2-D points
+    cfm_says("lined up with the last two axes", lambda *a: cfm(*a, axes=lambda t: t[:, None]))  # silent on images
+    cfm_says("pair", lambda x0, x1, t, s: cfm(x0, x1, t, s)[1])
+    cfm_says("variance-preserving", lambda x0, x1, t, s: (
+        cfm(x0, x1, t, s)[0],
+        math.pi / 2 * (torch.cos(math.pi / 2 * t.view(-1, *[1] * (x1.dim() - 1))) * x1
+                       - torch.sin(math.pi / 2 * t.view(-1, *[1] * (x1.dim() - 1))) * x0)))
+    cfm_says("velocity where the point", lambda *a: cfm(*a)[::-1])
+
+    def cfm_in_place(x0, x1, t, s):
+        out = cfm(x0, x1, t, s)
+        x0.mul_(1 - s)
+        return out
+
+    cfm_says("in place", cfm_in_place)
+
+    def euler_says(word, answer):
+        result = ex.check_euler_step(answer, verbose=False)
+        assert not result and word in result.message, result.message
+
+    assert ex.check_euler_step(lambda v, x, t, h: x + h * v(x, t), verbose=False)
+    assert ex.check_euler_step(lambda v, x, t, h: x + h * v(x, float(t)), verbose=False)
+    euler_says("end of the step", lambda v, x, t, h: x + h * v(x, t + h))
+    euler_says("wrong way", lambda v, x, t, h: x - h * v(x, t))
+    euler_says("step length h is missing", lambda v, x, t, h: x + v(x, t))
+    euler_says("h multiplies x too", lambda v, x, t, h: h * (x + v(x, t)))
+
+    def heun(v, x, t, h):
+        k1 = v(x, t)
+        return x + h / 2 * (k1 + v(x + h * k1, t + h))
+
+    euler_says("Heun", heun)
+    euler_says("midpoint", lambda v, x, t, h: x + h * v(x + h / 2 * v(x, t), t + h / 2))
+    euler_says("in place", lambda v, x, t, h: x.add_(h * v(x, t)))
+
+    def twice(v, x, t, h):
+        v(x, t)
+        return x + h * v(x, t)
+
+    euler_says("one evaluation per step", twice)
+
+    def bound(logits, x, masked, t, weight=lambda t: 1 / t, visible=False, by_count=False):
+        nll = F.cross_entropy(logits.transpose(1, 2), x, reduction="none")  # (B, T)
+        summed = nll.sum(1) if visible else (nll * masked).sum(1)
+        return summed / masked.sum(1) if by_count else summed * weight(t) / x.shape[1]
+
+    def bound_says(word, answer):
+        result = ex.check_masked_diffusion_loss(answer, verbose=False)
+        assert not result and word in result.message, result.message
+
+    assert ex.check_masked_diffusion_loss(bound, verbose=False)
+    bound_says("1/t is missing", lambda *a: bound(*a, weight=lambda t: 1.0))
+    bound_says("weight is t;", lambda *a: bound(*a, weight=lambda t: t))
+    bound_says("1/(1 - t)", lambda *a: bound(*a, weight=lambda t: 1 / (1 - t)))
+    bound_says("visible positions are included", lambda *a: bound(*a, visible=True))
+    bound_says("number of masked positions", lambda *a: bound(*a, by_count=True))
+    bound_says("one value per window", lambda *a: bound(*a).mean())
+    bound_says("sign is wrong", lambda l, x, m, t: bound(torch.log_softmax(l, -1), x, m, t) * -1)
+    bound_says("autograd", lambda *a: bound(*a).detach())

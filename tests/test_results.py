@@ -155,7 +155,7 @@ def test_reference_results_ship_for_every_chapter_and_are_fresh():
     notebooks = ROOT / "notebooks"  # absent where the tests run against an installed gentext
     chapters = (sorted(p.stem for p in notebooks.glob("*.ipynb") if p.stem != "12_comparison") if notebooks.is_dir()
                 else sorted(p.name for p in REFERENCE_DIR.iterdir()))
-    assert len(chapters) >= 9, chapters
+    assert len(chapters) >= 10, chapters
     for chapter in chapters:
         metrics, samples, _ = load_reference(chapter)
         assert metrics["profile"] == "quick", chapter
@@ -202,7 +202,7 @@ def test_the_comparison_opened_alone_uses_the_shipped_reference_results(tmp_path
     client.execute(env={**os.environ, "GENTEXT_PROFILE": "quick", "GENTEXT_PLAIN_PROGRESS": "1",
                         "GENTEXT_RESULTS": str(tmp_path / "empty")})
     text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
-    assert "9 of them are the reference results that ship with gentext" in text
+    assert "10 of them are the reference results that ship with gentext" in text
     assert "saved the comparison" in text
 
 
