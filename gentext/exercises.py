@@ -13,6 +13,7 @@ with a helpful message when something is wrong.
 from __future__ import annotations
 
 import functools
+import inspect
 import math
 from dataclasses import dataclass
 from typing import Callable
@@ -40,16 +41,25 @@ class CheckResult:
 
 
 def checker(exercise: str, hint: str) -> Callable:
-    """Turn a function that asserts things about a student's function into a checker."""
+    """Turn a function that asserts things about a student's function into a checker.
 
-    def wrap(check: Callable[[Callable], None]) -> Callable[[Callable], CheckResult]:
+    Most exercises ask for one function; one that asks for a pair (a map and its inverse, say)
+    asserts things about both, and its checker is called with both."""
+
+    def wrap(check: Callable[..., None]) -> Callable[..., CheckResult]:
+        names = list(inspect.signature(check).parameters)
+
         @functools.wraps(check)
-        def run(fn: Callable, *, verbose: bool = True) -> CheckResult:
-            if not callable(fn):
-                result = CheckResult(exercise, False, f"pass your function itself, not {type(fn).__name__}")
+        def run(*fns: Callable, verbose: bool = True) -> CheckResult:
+            if any(not callable(fn) for fn in fns):
+                bad = next(fn for fn in fns if not callable(fn))
+                result = CheckResult(exercise, False, f"pass your function itself, not {type(bad).__name__}")
+            elif len(fns) != len(names):
+                result = CheckResult(exercise, False, f"pass {len(names)} function{'s' if len(names) > 1 else ''} "
+                                                      f"({', '.join(names)}), got {len(fns)}")
             else:
                 try:
-                    check(fn)
+                    check(*fns)
                     result = CheckResult(exercise, True, "correct, well done.")
                 except NotImplementedError:
                     result = CheckResult(exercise, False, f"not implemented yet. Hint: {hint}")
@@ -953,6 +963,258 @@ def check_masked_diffusion_loss(fn: Callable[[torch.Tensor, torch.Tensor, torch.
             got = out.detach().double()
             _first_match(got, want, wrong, atol=1e-8)
             _close(got, want, f"the bound of {B} windows of {T} tokens", atol=1e-8)
+
+
+# ---------------------------------------------------------------- chapter 11: latent and multimodal generation
+
+def _is_index_tensor(t: object) -> bool:
+    return isinstance(t, torch.Tensor) and not t.dtype.is_floating_point and not t.dtype.is_complex \
+        and t.dtype != torch.bool
+
+
+@checker("the straight-through quantizer", "find, for every encoder vector, the code at the smallest squared "
+         "Euclidean distance. The forward value is that code, but picking and looking it up has no gradient "
+         "with respect to the encoder vector, so pass the gradient straight through: start from the encoder "
+         "vector and add the difference to its code, taken out of the graph. The codebook gets no gradient "
+         "this way; it is trained by a loss of its own.")
+def check_straight_through(fn: Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]) -> None:
+    """``fn(z_e, codebook) -> (z_q, idx)``: the vector quantizer of a VQ-VAE (van den Oord et al. 2017).
+    ``idx``, integers of shape ``(N,)``, holds for each row of ``z_e`` ``(N, D)`` the index of the nearest row
+    of ``codebook`` ``(K, D)`` in squared Euclidean distance; ``z_q`` equals ``codebook[idx]`` in value, while
+    its gradient passes straight through to the encoder: for any upstream gradient ``g``, ``z_e`` receives
+    ``g`` itself, and the codebook receives nothing through ``z_q`` (it is learned by its own loss term)."""
+    g = torch.Generator().manual_seed(41)
+    for n, d, k in ((6, 2, 4), (9, 3, 6), (1, 4, 3), (12, 5, 8)):
+        # codes of very different lengths, so that the largest dot product is often not the nearest code
+        lengths = torch.linspace(0.25, 2.5, k, dtype=torch.float64)
+        codebook = torch.randn(k, d, generator=g, dtype=torch.float64) * lengths[:, None]
+        z_e = torch.randn(n, d, generator=g, dtype=torch.float64)
+        # the last vector lies far from the random codes, between two codes placed by hand: code 0 is the
+        # nearest in squared Euclidean distance (0.5 against 0.81), code 1 in L1 distance (0.9 against 1.0)
+        z_e[-1] = 0.0
+        z_e[-1, :2] = torch.tensor([8.0, -8.0], dtype=torch.float64)
+        codebook[0], codebook[1] = z_e[-1], z_e[-1]
+        codebook[0, :2] += 0.5
+        codebook[1, 0] += 0.9
+        originals = (z_e.clone(), codebook.clone())
+        z_e.requires_grad_(True)
+        codebook.requires_grad_(True)
+        out = fn(z_e, codebook)
+        assert all(torch.equal(a.detach(), b) for a, b in zip((z_e, codebook), originals)), \
+            "your function changed an input in place."
+        assert isinstance(out, (tuple, list)) and len(out) == 2, "return the pair (z_q, idx)."
+        z_q, idx = out
+        if _is_index_tensor(z_q) and isinstance(idx, torch.Tensor) and idx.dtype.is_floating_point:
+            raise AssertionError("the pair is in the wrong order: return the quantized vectors first, then "
+                                 "the indices, (z_q, idx).")
+        assert isinstance(z_q, torch.Tensor) and isinstance(idx, torch.Tensor), "return a pair of tensors."
+        assert _is_index_tensor(idx), f"idx has dtype {idx.dtype}: it should hold integer indices, which pick " \
+                                      "rows of the codebook."
+        assert idx.shape == (n,), f"idx should hold one index per encoder vector, shape ({n},), got " \
+                                  f"{tuple(idx.shape)}."
+        zd, cd = z_e.detach(), codebook.detach()
+        difference = zd[:, None] - cd[None]  # (N, K, D)
+        distance = (difference * difference).sum(-1)
+        want_idx = distance.argmin(1)
+        got_idx = idx.detach().long()
+        for message, candidate in {
+            "idx picks the nearest code in L1 distance (the sum of absolute differences): the quantizer uses "
+            "the squared Euclidean distance, and the two can disagree.": difference.abs().sum(-1).argmin(1),
+            "idx picks the code with the largest dot product, which favours long codes whatever their "
+            "direction: pick the code at the smallest squared Euclidean distance.": (zd @ cd.T).argmax(1),
+            "idx picks the farthest code (the largest distance): the quantizer picks the nearest, the "
+            "smallest.": distance.argmax(1),
+        }.items():
+            if torch.equal(got_idx, candidate) and not torch.equal(candidate, want_idx):
+                raise AssertionError(message)
+        assert torch.equal(got_idx, want_idx), \
+            f"idx is not the index of the nearest code for {n} vectors and {k} codes of dimension {d}."
+
+        assert z_q.shape == (n, d), f"z_q should have the shape of z_e, ({n}, {d}), got {tuple(z_q.shape)}."
+        want = cd[want_idx]
+        got = z_q.detach().double()
+        if torch.allclose(got, zd, atol=1e-10) and not torch.allclose(zd, want, atol=1e-10):
+            raise AssertionError("z_q is z_e itself: in the forward pass it must be the chosen codes (the decoder "
+                                 "only ever sees codebook vectors); the straight-through trick changes only the "
+                                 "backward pass.")
+        _close(got, want, f"z_q for {n} vectors and {k} codes of dimension {d}", atol=1e-10)
+
+        no_gradient = "no gradient reaches z_e: choosing the nearest code and looking it up is not " \
+                      "differentiable with respect to z_e, so its gradient is zero (autograd gives None). " \
+                      "Keep the code's value in the forward pass but let z_e receive the gradient of z_q " \
+                      "unchanged (the straight-through estimator)."
+        assert z_q.requires_grad, no_gradient
+        upstream = torch.randn(n, d, generator=g, dtype=torch.float64)
+        grad_z, grad_c = torch.autograd.grad(z_q, (z_e, codebook), upstream.to(z_q.dtype), allow_unused=True)
+        assert grad_z is not None, no_gradient
+        leaked = grad_c is not None and bool(grad_c.abs().max() > 0)
+        if leaked and torch.allclose(grad_z, torch.zeros_like(grad_z)):
+            raise AssertionError("z_e receives a zero gradient while the codes receive one: the difference "
+                                 "between the code and z_e has to be detached, or its gradient cancels the "
+                                 "one z_e gets directly and passes to the code instead.")
+        assert not leaked, "gradient flows into the codebook through z_q: the straight-through output carries " \
+                           "gradient to the encoder only; the codebook is learned by its own loss term, so " \
+                           "the code's part of z_q must be out of the graph."
+        assert not torch.allclose(grad_z, torch.zeros_like(grad_z)), no_gradient
+        _close(grad_z, upstream, "the gradient reaching z_e (the upstream gradient, passed on unchanged)",
+               atol=1e-10)
+
+
+def _cross_entropy(logits: torch.Tensor, target: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
+    return torch.nn.functional.cross_entropy(logits, target, reduction=reduction)
+
+
+@checker("the CLIP contrastive loss", "compare every image with every caption: the scaled similarities form "
+         "an N by N table of logits. Image i goes with caption i, so the right class of row i is i, and so "
+         "is the right class of column i. Take the cross-entropy of the rows (each image picks its caption) "
+         "and of the columns (each caption picks its image), each averaged over the pairs, and average the "
+         "two directions.")
+def check_clip_loss(fn: Callable[[torch.Tensor, torch.Tensor, float | torch.Tensor], torch.Tensor]) -> None:
+    """``fn(image_emb, text_emb, scale)``: the symmetric contrastive (InfoNCE) loss of CLIP (Radford et al.
+    2021) for ``N`` matching pairs whose embeddings ``(N, D)`` are already L2-normalized, a scalar. With the
+    logits ``scale * image_emb @ text_emb.T``, it is the mean of the cross-entropy of the rows (each image
+    must pick its own caption among the batch's) and that of the columns (each caption its image), the right
+    class of pair ``i`` being ``i``; ``scale`` (a positive number or 0-dim tensor) is the inverse temperature."""
+    g = torch.Generator().manual_seed(42)
+    for n, d, scale in ((4, 3, 10.0), (8, 5, 1.0), (6, 4, torch.tensor(14.3, dtype=torch.float64)), (16, 8, 50.0)):
+        image = torch.nn.functional.normalize(torch.randn(n, d, generator=g, dtype=torch.float64), dim=1)
+        text = torch.nn.functional.normalize(torch.randn(n, d, generator=g, dtype=torch.float64), dim=1)
+        originals = (image.clone(), text.clone())
+        image.requires_grad_(True)
+        text.requires_grad_(True)
+        out = fn(image, text, scale)
+        assert all(torch.equal(a.detach(), b) for a, b in zip((image, text), originals)), \
+            "your function changed an input in place."
+        assert isinstance(out, torch.Tensor), f"the loss should be a tensor, got {type(out).__name__}."
+        if out.dim() > 0 and out.numel() == n:
+            raise AssertionError(f"you returned one value per pair (shape {tuple(out.shape)}): the loss is their "
+                                 "mean, a scalar.")
+        assert out.dim() == 0, f"the loss should be a scalar (a 0-dimensional tensor), got shape {tuple(out.shape)}."
+        s = float(scale)
+        i, t = originals
+        labels = torch.arange(n)
+
+        def both(logits: torch.Tensor, target: torch.Tensor = labels, reduction: str = "mean") -> torch.Tensor:
+            return (_cross_entropy(logits, target, reduction) + _cross_entropy(logits.T, target, reduction)) / 2
+
+        similarity = i @ t.T
+        want = both(s * similarity)
+        got = out.detach().double()
+        _first_match(got, want, {
+            "your loss equals the image-to-text half only: a caption must also pick its image, so average "
+            "the cross-entropy of the rows with that of the columns.": _cross_entropy(s * similarity, labels),
+            "your loss equals the text-to-image half only: an image must also pick its caption, so average "
+            "the cross-entropy of the columns with that of the rows.": _cross_entropy(s * similarity.T, labels),
+            "you added the two directions: average them.": 2 * want,
+            "the scale (inverse temperature) is missing: without it the logits stay between -1 and 1 and "
+            "the softmax can hardly prefer the right caption; multiply the similarities by it.": both(similarity),
+            "you divided the similarities by the scale: the scale multiplies them (it is the inverse of the "
+            "temperature).": both(similarity / s),
+            "you exponentiated the scale: here it is given as it is, not as its logarithm.":
+                both(math.exp(s) * similarity),
+            "that is a sum over the pairs: take the mean, so that the loss does not grow with the batch.":
+                both(s * similarity, reduction="sum"),
+            "the targets are not the matching pairs: image i goes with caption i, so the right class of row "
+            "i (and of column i) is i, on the diagonal.": both(s * similarity, torch.zeros(n, dtype=torch.long)),
+            "the logits compare the images with each other: compare each image with every caption.":
+                both(s * i @ i.T),
+            "the logits compare the captions with each other: compare each image with every caption.":
+                both(s * t @ t.T),
+            "the sign is wrong: a cross-entropy is positive, and training lowers it.": -want,
+        }, atol=1e-8)
+        _close(got, want, f"the loss of {n} pairs of {d}-dimensional embeddings with scale {s:g}", atol=1e-8)
+
+        assert out.requires_grad, "the loss does not depend on the embeddings through autograd: it trains both " \
+                                  "encoders, so build it from the embeddings with torch operations."
+        grad_i, grad_t = torch.autograd.grad(out, (image, text), allow_unused=True)
+        assert grad_i is not None, "no gradient reaches the image embeddings: the loss trains both encoders."
+        assert grad_t is not None, "no gradient reaches the text embeddings: the loss trains both encoders."
+        ref_i, ref_t = i.clone().requires_grad_(True), t.clone().requires_grad_(True)
+        want_i, want_t = torch.autograd.grad(both(s * ref_i @ ref_t.T), (ref_i, ref_t))
+        _close(grad_i, want_i, f"the gradient with respect to the image embeddings ({n} pairs)", atol=1e-8)
+        _close(grad_t, want_t, f"the gradient with respect to the text embeddings ({n} pairs)", atol=1e-8)
+
+
+def _patchify_reference(x: torch.Tensor, p: int) -> torch.Tensor:
+    n, c, h, w = x.shape
+    return x.reshape(n, c, h // p, p, w // p, p).permute(0, 2, 4, 1, 3, 5).reshape(n, (h // p) * (w // p), c * p * p)
+
+
+@checker("patches as tokens", "split the height into a number of patch rows times p and the width into a "
+         "number of patch columns times p, bring the two axes of the patch grid next to the batch axis and "
+         "put the channel axis in front of the two axes within a patch, then merge each group into one axis. "
+         "The inverse undoes these steps in reverse order.")
+def check_patchify(patchify: Callable[[torch.Tensor, int], torch.Tensor],
+                   unpatchify: Callable[[torch.Tensor, int, tuple[int, int, int]], torch.Tensor]) -> None:
+    """``patchify(x, p)`` turns images ``(N, C, H, W)`` into the token sequences of a vision Transformer
+    (Dosovitskiy et al. 2021) or a DiT, shape ``(N, (H/p)(W/p), C p p)``: one token per ``p x p`` patch, the
+    patches in raster order (the top row of patches from left to right, then the next row), each token's
+    features ordered by channel, then by row and column within the patch (the order of the weights of a
+    convolution with kernel and stride ``p``, so the two tokenizations agree). ``unpatchify(tokens, p,
+    (C, H, W))`` is its inverse, which turns a Transformer's output tokens back into images."""
+    g = torch.Generator().manual_seed(43)
+    for n, c, h, w, p in ((2, 1, 4, 4, 2), (3, 3, 4, 8, 2), (2, 3, 8, 12, 4), (2, 1, 6, 4, 1), (1, 3, 4, 6, 2),
+                          (2, 3, 4, 4, 1)):
+        x = torch.randn(n, c, h, w, generator=g, dtype=torch.float64)
+        original = x.clone()
+        tokens, features = (h // p) * (w // p), c * p * p
+        case = f"images of shape {(n, c, h, w)} and p = {p}"
+        out = patchify(x, p)
+        assert torch.equal(x, original), "patchify changed its input in place; return a new tensor."
+        assert isinstance(out, torch.Tensor), f"patchify should return a tensor, got {type(out).__name__}."
+        swapped = "the last two axes are swapped: the tokens (one per patch) go along the middle axis and " \
+                  "their features along the last."
+        if tokens != features and out.shape == (n, features, tokens):
+            raise AssertionError(swapped)
+        assert out.shape == (n, tokens, features), \
+            f"for {case} return {n} sequences of {tokens} tokens with {features} features each, shape " \
+            f"{(n, tokens, features)}, got {tuple(out.shape)}."
+        want = _patchify_reference(x, p)
+        grid = x.reshape(n, c, h // p, p, w // p, p)
+        got = out.detach().double()
+        _first_match(got, want, {
+            "your tokens are strips of consecutive pixels along the rows, not p x p patches: a reshape alone "
+            "keeps the pixels in memory order, so the axes of the patch grid have to be moved in front of the "
+            "axes within a patch first.": x.reshape(n, tokens, features),
+            "the patches are in column order (down the first column of patches, then the next): number them "
+            "in raster order, the top row of patches from left to right, then the next row.":
+                grid.permute(0, 4, 2, 1, 3, 5).reshape(n, tokens, features),
+            "each token's features are ordered by row, column and then channel: order them by channel first, "
+            "then by row and column within the patch, so that a token holds all of the first channel's p x p "
+            "pixels, then the next channel's.": grid.permute(0, 2, 4, 3, 5, 1).reshape(n, tokens, features),
+            "within a patch the pixels are read column by column: read each channel's p x p block row by row.":
+                grid.permute(0, 2, 4, 1, 5, 3).reshape(n, tokens, features),
+            swapped: want.transpose(1, 2),
+        }, atol=1e-12)
+        _close(got, want, f"the tokens of {case}", atol=1e-12)
+
+        given = want.clone()
+        back = unpatchify(given, p, (c, h, w))
+        assert torch.equal(given, want), "unpatchify changed its input in place; return a new tensor."
+        assert isinstance(back, torch.Tensor) and back.shape == x.shape, \
+            f"unpatchify should return images of shape {tuple(x.shape)} for the tokens of {case}, got " \
+            f"{tuple(back.shape) if isinstance(back, torch.Tensor) else type(back).__name__}."
+        back = back.detach().double()
+        _first_match(back, x, {
+            "unpatchify is a reshape alone: it puts the pixels back in memory order, not where they came "
+            "from; undo patchify's moves of the axes, in reverse order.": want.reshape(n, c, h, w),
+            "unpatchify moves the axes as patchify does instead of undoing it: the inverse of a reordering "
+            "of axes is in general a different reordering.":
+                want.reshape(n, h // p, w // p, c, p, p).permute(0, 2, 4, 1, 3, 5).reshape(n, c, h, w),
+        }, atol=1e-12)
+        assert torch.allclose(back, x, atol=1e-12), \
+            f"unpatchify does not give back the images from their tokens ({case}): it must undo every step of " \
+            "patchify, in reverse order."
+
+        random_tokens = torch.randn(n, tokens, features, generator=g, dtype=torch.float64)
+        given = random_tokens.clone()
+        images = unpatchify(given, p, (c, h, w))
+        assert torch.equal(given, random_tokens), "unpatchify changed its input in place; return a new tensor."
+        again = patchify(images, p)
+        assert isinstance(again, torch.Tensor) and again.shape == random_tokens.shape and \
+            torch.allclose(again.detach().double(), random_tokens, atol=1e-12), \
+            f"patchify does not give back the tokens that unpatchify turned into images ({case}): the two " \
+            "must be inverses of each other."
 
 
 # ---------------------------------------------------------------- the comparison chapter

@@ -3,6 +3,7 @@
 The hints are tested too: a hint guides, it never contains the answer's code.
 """
 
+import inspect
 import math
 import re
 
@@ -20,11 +21,13 @@ CHECKERS = [ex.check_bernoulli_error, ex.check_masking_noise, ex.check_kl_gaussi
             ex.check_forward_jump, ex.check_ddim_eta_step,
             ex.check_langevin_step, ex.check_cd_loss, ex.check_sliced_score_matching,
             ex.check_cfm_target, ex.check_euler_step, ex.check_masked_diffusion_loss,
+            ex.check_straight_through, ex.check_clip_loss, ex.check_patchify,
             ex.check_pareto_front, ex.check_paired_difference]
 
 
 def _hint(check) -> str:
-    result = check(lambda *a: (_ for _ in ()).throw(NotImplementedError()), verbose=False)
+    stub = lambda *a: (_ for _ in ()).throw(NotImplementedError())  # noqa: E731
+    result = check(*[stub] * len(inspect.signature(check).parameters), verbose=False)  # one per function asked for
     assert not result and "not implemented yet. Hint:" in result.message
     return result.message.split("Hint:", 1)[1]
 
@@ -481,3 +484,128 @@ def test_flow_matching_checkers():
     bound_says("one value per window", lambda *a: bound(*a).mean())
     bound_says("sign is wrong", lambda l, x, m, t: bound(torch.log_softmax(l, -1), x, m, t) * -1)
     bound_says("autograd", lambda *a: bound(*a).detach())
+
+
+def test_straight_through_checker():
+    def nearest(z, c, metric="l2"):
+        difference = z[:, None] - c[None]
+        if metric == "l1":
+            return difference.abs().sum(-1).argmin(1)
+        if metric == "dot":
+            return (z @ c.T).argmax(1)
+        distance = (difference ** 2).sum(-1)
+        return distance.argmax(1) if metric == "farthest" else distance.argmin(1)
+
+    def quantize(z, c, metric="l2"):
+        idx = nearest(z, c, metric)
+        return z + (c[idx] - z).detach(), idx
+
+    def says(word, answer):
+        result = ex.check_straight_through(answer, verbose=False)
+        assert not result and word in result.message, result.message
+
+    assert ex.check_straight_through(quantize, verbose=False)
+
+    def expanded(z, c):  # |z|^2 - 2 z.c + |c|^2, the usual way, with indices of another integer type
+        with torch.no_grad():
+            idx = ((z * z).sum(1, keepdim=True) - 2 * z @ c.T + (c * c).sum(1)).argmin(1)
+        return z + (c.detach()[idx] - z.detach()), idx.int()
+
+    assert ex.check_straight_through(expanded, verbose=False)
+    assert ex.check_straight_through(lambda z, c: list(quantize(z, c)), verbose=False)
+    says("not differentiable", lambda z, c: (c[nearest(z, c)], nearest(z, c)))
+    says("not differentiable", lambda z, c: (c[nearest(z, c)].detach(), nearest(z, c)))
+    says("detached", lambda z, c: (z + (c[nearest(z, c)] - z), nearest(z, c)))
+    says("into the codebook", lambda z, c: (z + (c[nearest(z, c)] - z.detach()), nearest(z, c)))
+    says("dot product", lambda z, c: quantize(z, c, "dot"))
+    says("L1", lambda z, c: quantize(z, c, "l1"))
+    says("farthest", lambda z, c: quantize(z, c, "farthest"))
+    says("z_e itself", lambda z, c: (z, nearest(z, c)))
+    says("wrong order", lambda z, c: quantize(z, c)[::-1])
+    says("integer", lambda z, c: (quantize(z, c)[0], nearest(z, c).double()))
+    says("one index per encoder vector", lambda z, c: (quantize(z, c)[0], nearest(z, c)[:, None]))
+
+    def in_place(z, c):
+        out = quantize(z, c)
+        with torch.no_grad():
+            c.mul_(2)
+        return out
+
+    says("in place", in_place)
+
+
+def test_clip_loss_checker():
+    def clip(image, text, scale, both=True, reduction="mean", targets=None, logits=None):
+        logits = scale * image @ text.T if logits is None else logits(image, text, scale)
+        labels = torch.arange(len(image)) if targets is None else targets(len(image))
+        rows = F.cross_entropy(logits, labels, reduction=reduction)
+        return (rows + F.cross_entropy(logits.T, labels, reduction=reduction)) / 2 if both else rows
+
+    def says(word, answer):
+        result = ex.check_clip_loss(answer, verbose=False)
+        assert not result and word in result.message, result.message
+
+    assert ex.check_clip_loss(clip, verbose=False)
+
+    def by_hand(image, text, scale):  # the log-softmax's diagonal, along each axis
+        logits = image @ text.T * scale
+        return -(logits.log_softmax(1).diagonal().mean() + logits.log_softmax(0).diagonal().mean()) / 2
+
+    assert ex.check_clip_loss(by_hand, verbose=False)
+    says("image-to-text half only", lambda *a: clip(*a, both=False))
+    says("text-to-image half only", lambda i, t, s: clip(t, i, s, both=False))
+    says("added the two directions", lambda *a: 2 * clip(*a))
+    says("scale (inverse temperature) is missing", lambda i, t, s: clip(i, t, 1.0))
+    says("divided the similarities by the scale", lambda i, t, s: clip(i, t, 1 / s))
+    says("exponentiated", lambda i, t, s: clip(i, t, math.exp(float(s))))
+    says("sum over the pairs", lambda *a: clip(*a, reduction="sum"))
+    says("diagonal", lambda *a: clip(*a, targets=lambda n: torch.zeros(n, dtype=torch.long)))
+    says("images with each other", lambda *a: clip(*a, logits=lambda i, t, s: s * i @ i.T))
+    says("sign is wrong", lambda *a: -clip(*a))
+    says("one value per pair", lambda *a: clip(*a, reduction="none"))
+    says("text embeddings", lambda i, t, s: clip(i, t.detach(), s))
+    says("autograd", lambda *a: clip(*a).detach())
+    says("gradient with respect to the image", lambda i, t, s: (F.cross_entropy(s * i @ t.T, torch.arange(len(i)))
+                                                               + F.cross_entropy(s * t @ i.detach().T,
+                                                                                 torch.arange(len(i)))) / 2)
+
+
+def test_patchify_checker():
+    def patchify(x, p, axes=(0, 2, 4, 1, 3, 5)):
+        n, c, h, w = x.shape
+        return x.reshape(n, c, h // p, p, w // p, p).permute(*axes).reshape(n, (h // p) * (w // p), c * p * p)
+
+    def unpatchify(tokens, p, shape, axes=(0, 3, 1, 4, 2, 5)):
+        (c, h, w), n = shape, len(tokens)
+        return tokens.reshape(n, h // p, w // p, c, p, p).permute(*axes).reshape(n, c, h, w)
+
+    def says(word, *answer):
+        result = ex.check_patchify(*answer, verbose=False)
+        assert not result and word in result.message, result.message
+
+    assert ex.check_patchify(patchify, unpatchify, verbose=False)
+    # the convolution's view of it: unfold and fold cut and paste the same patches in the same order
+    assert ex.check_patchify(lambda x, p: F.unfold(x, p, stride=p).transpose(1, 2),
+                             lambda t, p, s: F.fold(t.transpose(1, 2), s[1:], p, stride=p), verbose=False)
+    says("strips", lambda x, p: x.reshape(len(x), -1, x.shape[1] * p * p), unpatchify)
+    says("column order", lambda x, p: patchify(x, p, (0, 4, 2, 1, 3, 5)), unpatchify)
+    says("channel first", lambda x, p: patchify(x, p, (0, 2, 4, 3, 5, 1)), unpatchify)
+    says("column by column", lambda x, p: patchify(x, p, (0, 2, 4, 1, 5, 3)), unpatchify)
+    says("swapped", lambda x, p: patchify(x, p).transpose(1, 2), unpatchify)
+    says("reshape alone", patchify, lambda t, p, s: t.reshape(len(t), *s))
+    says("instead of undoing", patchify, lambda t, p, s: unpatchify(t, p, s, axes=(0, 2, 4, 1, 3, 5)))
+    says("does not give back the images", patchify, lambda t, p, s: unpatchify(t, p, s).flip(-1))
+
+    def unpatchify_in_place(tokens, p, shape):
+        out = unpatchify(tokens.clone(), p, shape)
+        tokens.zero_()
+        return out
+
+    says("in place", patchify, unpatchify_in_place)
+
+    def todo(tokens, p, shape):
+        raise NotImplementedError
+
+    says("not implemented", patchify, todo)
+    says("pass 2 functions", patchify)
+    says("pass your function itself", patchify, None)

@@ -57,7 +57,7 @@ def full_mnist(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def results_dir(tmp_path_factory):
-    return tmp_path_factory.mktemp("results")  # shared: the comparison reads chapters 1-10
+    return tmp_path_factory.mktemp("results")  # shared: the comparison reads chapters 1-11
 
 
 def run_smoke(path: Path, env: dict[str, str]) -> tuple[str, float]:

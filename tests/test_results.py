@@ -202,7 +202,7 @@ def test_the_comparison_opened_alone_uses_the_shipped_reference_results(tmp_path
     client.execute(env={**os.environ, "GENTEXT_PROFILE": "quick", "GENTEXT_PLAIN_PROGRESS": "1",
                         "GENTEXT_RESULTS": str(tmp_path / "empty")})
     text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
-    assert "10 of them are the reference results that ship with gentext" in text
+    assert "11 of them are the reference results that ship with gentext" in text
     assert "saved the comparison" in text
 
 
