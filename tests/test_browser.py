@@ -15,6 +15,7 @@ import functools
 import http.server
 import os
 import shutil
+import sys
 import threading
 from pathlib import Path
 
@@ -24,6 +25,10 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 SCREENSHOTS = ROOT / "_build" / "screenshots"
 CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
+sys.path.insert(0, str(ROOT / "book"))
+from diagrams import all_diagrams  # noqa: E402
+
+DIAGRAMS = {f"notebooks/{chapter}.html": diagrams for chapter, diagrams in all_diagrams().items()}
 # Chromium as root in a closed network: no sandbox, and no background connections that
 # this machine's network would refuse (see the env notes of this workplace).
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -120,10 +125,120 @@ def test_page_renders(browser, server, page_path):
             for i in range(solutions.count()):
                 code = solutions.nth(i).locator(".cell_input pre, .cell_input code").first
                 assert not code.is_visible(), f"{page_path}: solution {i + 1} is open"
+        if page_path in DIAGRAMS:
+            check_diagrams(page, page_path)
+        if page_path.startswith("notebooks/"):
+            # every line of code stays within the column (long lines wrap, none is cut off)
+            cut = page.evaluate("""() => Array.from(document.querySelectorAll('div.cell_input pre'))
+                .filter(p => p.scrollWidth > p.clientWidth + 1).map(p => p.innerText.slice(0, 60))""")
+            assert not cut, f"{page_path}: code lines run past the column: {cut}"
+            # the settings cell (the profile table) starts collapsed on the site
+            settings = page.locator("div.cell", has_text="gt.setup(").first
+            assert not settings.locator(".cell_input pre").first.is_visible(), (
+                f"{page_path}: the settings cell is open")
         if page_path in ("book/preface.html", "notebooks/02_vae.html", "notebooks/08_diffusion.html"):
             SCREENSHOTS.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(SCREENSHOTS / page_path.replace("/", "_").replace(".html", ".png")),
                             full_page=False)
+    finally:
+        page.close()
+
+
+def check_diagrams(page, page_path):
+    """Each diagram of the chapter is on the page, loaded, with its alt text; save a
+    screenshot of each as the site shows it."""
+    shots = SCREENSHOTS / "diagrams"
+    shots.mkdir(parents=True, exist_ok=True)
+    for diagram in DIAGRAMS[page_path]:
+        img = page.locator(f'img[alt="{diagram.alt}"]')
+        assert img.count() == 1, f"{page_path}: diagram {diagram.name} is not on the page"
+        assert img.evaluate("el => el.complete && el.naturalWidth > 0"), f"{diagram.name} did not load"
+        box = img.bounding_box()
+        main = page.locator("main").bounding_box()
+        assert box["width"] > 300 and box["x"] + box["width"] <= main["x"] + main["width"] + 1, (
+            f"{diagram.name}: {box} does not fit the column {main}")
+        img.scroll_into_view_if_needed()
+        img.screenshot(path=str(shots / f"{diagram.name}.png"))
+
+
+@pytest.mark.parametrize("page_path", sorted(DIAGRAMS))
+def test_diagrams_show_in_a_chapter_opened_alone(browser, tmp_path, page_path):
+    """Colab opens one notebook from GitHub, with no files beside it: the diagrams must be
+    inside the notebook. Render the chapter alone, in an empty folder, and load it."""
+    nbconvert = pytest.importorskip("nbconvert")
+    notebook = ROOT / page_path.replace(".html", ".ipynb")
+    copy = tmp_path / notebook.name
+    shutil.copy(notebook, copy)
+    html, _ = nbconvert.HTMLExporter(template_name="basic").from_filename(str(copy))
+    (tmp_path / "alone.html").write_text(html, encoding="utf-8")
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    try:
+        page.goto((tmp_path / "alone.html").as_uri(), wait_until="load")
+        for diagram in DIAGRAMS[page_path]:
+            img = page.locator(f'img[alt="{diagram.alt}"]')
+            assert img.count() == 1, f"{diagram.name} is missing from the notebook alone"
+            assert img.evaluate("el => el.complete && el.naturalWidth > 0"), f"{diagram.name} did not load"
+    finally:
+        page.close()
+
+
+@pytest.fixture(scope="module")
+def jupyterlab(tmp_path_factory):
+    """A JupyterLab server over a folder holding the chapters with diagrams, each alone."""
+    import json
+    import socket
+    import subprocess
+    import time
+
+    pytest.importorskip("jupyterlab")
+    tmp = tmp_path_factory.mktemp("jupyterlab")
+    work, settings = tmp / "work", tmp / "settings" / "@jupyterlab" / "notebook-extension"
+    work.mkdir()
+    settings.mkdir(parents=True)
+    # render every cell, not only those in view, so the check sees all of them
+    (settings / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none"}))
+    for page_path in DIAGRAMS:
+        shutil.copy(ROOT / page_path.replace(".html", ".ipynb"), work)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = dict(os.environ, JUPYTERLAB_SETTINGS_DIR=str(tmp / "settings"),
+               JUPYTER_CONFIG_DIR=str(tmp / "config"))
+    server = subprocess.Popen(
+        [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--allow-root",
+         "--ServerApp.token=", "--ServerApp.password=", f"--ServerApp.root_dir={work}"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(60):  # wait for the server
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                time.sleep(1)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+@pytest.mark.parametrize("page_path", sorted(DIAGRAMS))
+def test_diagrams_show_in_jupyterlab(browser, jupyterlab, page_path):
+    """JupyterLab renders markdown through its own sanitizer: open the chapter in a real
+    JupyterLab and check that every diagram is rendered and loaded."""
+    name = Path(page_path).with_suffix(".ipynb").name
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    try:
+        page.goto(f"{jupyterlab}/lab/tree/{name}", wait_until="load")
+        page.wait_for_selector(".jp-Notebook .jp-MarkdownCell", timeout=90000, state="attached")
+        shots = SCREENSHOTS / "jupyterlab"
+        shots.mkdir(parents=True, exist_ok=True)
+        for diagram in DIAGRAMS[page_path]:
+            img = page.locator(f'.jp-Notebook img[alt="{diagram.alt}"]')
+            img.first.wait_for(state="attached", timeout=30000)
+            assert img.first.evaluate("el => el.complete && el.naturalWidth > 0"), (
+                f"{diagram.name} did not load in JupyterLab")
+            img.first.scroll_into_view_if_needed()
+            img.first.screenshot(path=str(shots / f"{diagram.name}.png"))
     finally:
         page.close()
 

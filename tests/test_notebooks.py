@@ -81,7 +81,12 @@ def test_first_cell_installs_gentext_in_colab_only(nb):
         "the first cell is one readable, guarded %pip line"
     assert "hide-input" in code_cells(notebook)[0].metadata.get("tags", []), \
         "the install cell is collapsed on the site, so it does not dominate the page"
-    assert "gt.setup(" in code_cells(notebook)[1].source
+    settings = code_cells(notebook)[1]
+    assert "gt.setup(" in settings.source
+    assert "hide-input" in settings.metadata.get("tags", []), (
+        "the settings cell (the profile table) is collapsed on the site; it stays open in "
+        "the notebook")
+    assert not settings.metadata.get("jupyter", {}).get("source_hidden")
 
 
 def test_chapter_anatomy(nb):

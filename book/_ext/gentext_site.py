@@ -1,4 +1,5 @@
-"""A small Sphinx extension for the book's website: every script is included once.
+"""A small Sphinx extension for the book's website: every script is included once, and the
+book's own style sheet (``static/gentext.css``: code lines wrap within the page) is added.
 
 With the pinned Jupyter Book 1 stack, some extensions (sphinx-thebe, sphinx-togglebutton)
 register their inline scripts twice, and the second copy of sphinx-thebe's
@@ -9,7 +10,10 @@ page's list of scripts, keeping the first, so the page runs as the extensions in
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
+
+STATIC = Path(__file__).resolve().parent / "static"
 
 
 def _script_key(script: Any) -> tuple[str, str]:
@@ -32,7 +36,13 @@ def drop_duplicate_scripts(app, pagename, templatename, context, doctree) -> Non
     context["script_files"] = kept
 
 
+def add_static(app, config) -> None:
+    config.html_static_path.append(str(STATIC))
+
+
 def setup(app):
     app.connect("html-page-context", drop_duplicate_scripts, priority=900)
+    app.connect("config-inited", add_static)
+    app.add_css_file("gentext.css")
     return {"parallel_read_safe": True, "parallel_write_safe": True}
 
