@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from diagrams import Diagram
-from diagrams.style import (DECODER, ENCODER, GREY, INK, LATENT, LOSS, NOISE, ROSE, TEAL, WINE,
+from diagrams.style import (DECODER, ENCODER, GREY, INK, LATENT, LOSS, NOISE, TEAL, WINE,
                             arrow, box, canvas, digit, digit_image, first_digit, gradient, grid,
                             image, node, op, text, trapezoid)
 
@@ -31,13 +31,13 @@ def bottleneck():
     for a, b in [((1.08, y), (1.38, y)), ((2.72, y), (3.22, y)), ((3.48, y), (3.98, y)),
                  ((5.32, y), (5.62, y))]:
         arrow(ax, a, b)
-    box(ax, (7.55, y), 1.35, 0.6, r"$\Vert\mathbf{x} - \hat{\mathbf{x}}\Vert^2$", LOSS, size=10)
-    text(ax, (7.55, y - 0.5), "loss", size=9, color=ROSE)
+    box(ax, (7.55, y), 1.35, 0.66, "loss\n" r"$\Vert\mathbf{x} - \hat{\mathbf{x}}\Vert^2$", LOSS, size=10)
     arrow(ax, (6.58, y), (6.85, y))
     arrow(ax, (0.6, y + 0.48), (7.55, y + 0.32), rad=-0.18, color=GREY)
     text(ax, (4.0, 2.62), r"the input $\mathbf{x}$ itself is the target", size=8.5, color=GREY)
-    gradient(ax, (7.2, y - 0.32), (4.7, y - 0.82), rad=-0.25)
-    text(ax, (6.3, 0.25), r"gradients train $\phi$ and $\theta$ together", size=8.5, color=WINE)
+    # the loss's gradients flow back under the decoder to the encoder: one loss trains both
+    gradient(ax, (7.85, y - 0.34), (2.2, y - 0.8), rad=-0.13)
+    text(ax, (4.2, 0.1), r"gradients train $\phi$ and $\theta$ together", size=8.5, color=WINE)
     return fig
 
 
@@ -76,23 +76,24 @@ def surface():
     y = 1.4
     x0 = 5.25
     i = first_digit(7)
-    digit(ax, (x0, y + 0.6), 0.55, i)
-    text(ax, (x0 - 0.5, y + 0.6), r"$\mathbf{x}$", size=10)
-    digit(ax, (x0, y - 0.45), 0.55, i, noise=0.35, seed=3)
-    text(ax, (x0 - 0.5, y - 0.45), r"$\tilde{\mathbf{x}}$", size=10)
+    top, bottom = y + 0.75, y - 0.6
+    digit(ax, (x0, top), 0.55, i)
+    text(ax, (x0 - 0.5, top), r"$\mathbf{x}$", size=10)
+    digit(ax, (x0, bottom), 0.55, i, noise=0.35, seed=3)
+    text(ax, (x0 - 0.5, bottom), r"$\tilde{\mathbf{x}}$", size=10)
     op(ax, (x0, y + 0.08), "+")
     text(ax, (x0 + 0.45, y + 0.08), r"$\sigma\boldsymbol{\epsilon}$", size=9)
-    arrow(ax, (x0, y + 0.3), (x0, y + 0.22))
-    arrow(ax, (x0, y - 0.05), (x0, y - 0.15))
-    trapezoid(ax, (x0 + 1.0, y - 0.45), 0.8, 0.8, 0.3, r"$f_\phi$", ENCODER, size=9)
-    trapezoid(ax, (x0 + 1.95, y - 0.45), 0.8, 0.3, 0.8, r"$g_\theta$", DECODER, size=9)
-    arrow(ax, (x0 + 0.3, y - 0.45), (x0 + 0.58, y - 0.45))
-    arrow(ax, (x0 + 1.42, y - 0.45), (x0 + 1.53, y - 0.45), shrink=0)
-    box(ax, (x0 + 2.05, y + 0.6), 1.45, 0.45, r"$\Vert\mathbf{x} - g_\theta(f_\phi(\tilde{\mathbf{x}}))\Vert^2$",
+    arrow(ax, (x0, top - 0.29), (x0, y + 0.22))
+    arrow(ax, (x0, y - 0.06), (x0, bottom + 0.29))
+    trapezoid(ax, (x0 + 1.0, bottom), 0.8, 0.8, 0.3, r"$f_\phi$", ENCODER, size=9)
+    trapezoid(ax, (x0 + 2.15, bottom), 0.8, 0.3, 0.8, r"$g_\theta$", DECODER, size=9)
+    arrow(ax, (x0 + 0.3, bottom), (x0 + 0.58, bottom))
+    arrow(ax, (x0 + 1.42, bottom), (x0 + 1.73, bottom))
+    box(ax, (x0 + 2.15, top), 1.45, 0.45, r"$\Vert\mathbf{x} - g_\theta(f_\phi(\tilde{\mathbf{x}}))\Vert^2$",
         LOSS, size=8.5)
-    arrow(ax, (x0 + 2.37, y - 0.05), (x0 + 2.37, y + 0.36))
-    arrow(ax, (x0 + 0.3, y + 0.6), (x0 + 1.3, y + 0.6), color=GREY)
-    text(ax, (x0 + 1.05, 0.25), "denoising: corrupt the input,\nask for the clean digit", size=8.5)
+    arrow(ax, (x0 + 2.15, bottom + 0.42), (x0 + 2.15, top - 0.24))
+    arrow(ax, (x0 + 0.3, top), (x0 + 1.4, top), color=GREY)
+    text(ax, (x0 + 1.1, 0.2), "denoising: corrupt the input,\nask for the clean digit", size=8.5)
     return fig
 
 
@@ -117,7 +118,7 @@ DIAGRAMS = [
             "and decodes it, and compares the output with the clean digit",
         caption="Left: the code is a coordinate on the surface near which the digits lie. "
                 "Right: the denoising autoencoder corrupts its input and is asked for the "
-                "clean digit, so its output points from a noisy point back towards the "
+                "clean digit, so its output minus its input points from a noisy point back towards the "
                 "surface, up the slope of the data density (the idea chapter 8 builds on).",
         after="used exactly this way.",
     ),

@@ -20,6 +20,16 @@ def onehot(ax, xy, k: int = 7, cell: float = 0.12, vertical: bool = True):
         grid(ax, xy, 1, 10, cell, [[c[0] for c in colors]], edge=OLIVE, lw=0.5)
 
 
+def label_in(ax, xy):
+    """The one-hot label y above a concatenation: its own arrow down into the join."""
+    x, y = xy
+    op(ax, (x, y), r"$\oplus$", r=0.12)
+    onehot(ax, (x - 0.15, y + 0.5), cell=0.07, vertical=False)
+    text(ax, (x - 0.67, y + 0.5), r"$\mathbf{y}$", size=9, color=OLIVE)
+    arrow(ax, (x, y + 0.43), (x, y + 0.13), color=OLIVE)
+    text(ax, (x, y - 0.24), "concatenate", size=7, color=GREY)
+
+
 def where_the_label_enters():
     fig, ax = canvas(8.6, 3.6)
     seven = first_digit(7)
@@ -28,16 +38,13 @@ def where_the_label_enters():
     text(ax, (0.1, 3.4), "cVAE", size=10, ha="left", weight="bold")
     digit(ax, (0.5, y), 0.6, seven)
     text(ax, (0.5, y - 0.43), r"$\mathbf{x}$", size=9)
-    onehot(ax, (1.0, y), cell=0.085)
-    text(ax, (1.0, y - 0.58), r"$\mathbf{y}$", size=9, color=OLIVE)
-    op(ax, (1.38, y), r"$\oplus$", r=0.12)
+    label_in(ax, (1.38, y))
     arrow(ax, (0.82, y), (1.25, y))
     trapezoid(ax, (2.3, y), 1.2, 1.0, 0.45, r"$q_\phi(\mathbf{z}\mid\mathbf{x},\mathbf{y})$", ENCODER, size=8.5)
     arrow(ax, (1.5, y), (1.7, y))
     node(ax, (3.35, y), 0.2, r"$\mathbf{z}$", LATENT)
     arrow(ax, (2.9, y), (3.15, y))
-    onehot(ax, (3.85, y), cell=0.085)
-    op(ax, (4.23, y), r"$\oplus$", r=0.12)
+    label_in(ax, (4.23, y))
     arrow(ax, (3.55, y), (4.1, y))
     trapezoid(ax, (5.2, y), 1.2, 0.45, 1.0, r"$p_\theta(\mathbf{x}\mid\mathbf{z},\mathbf{y})$", DECODER, size=8.5)
     arrow(ax, (4.35, y), (4.6, y))
@@ -50,8 +57,7 @@ def where_the_label_enters():
     ax.plot([0.1, 8.5], [1.7, 1.7], color="#DDDDDD", lw=0.8)
     text(ax, (0.1, 1.5), "cGAN", size=10, ha="left", weight="bold")
     node(ax, (0.5, y), 0.2, r"$\mathbf{z}$", NOISE, dashed=True)
-    onehot(ax, (1.0, y), cell=0.085)
-    op(ax, (1.38, y), r"$\oplus$", r=0.12)
+    label_in(ax, (1.38, y))
     arrow(ax, (0.7, y), (1.25, y))
     trapezoid(ax, (2.3, y), 1.2, 0.45, 1.0, r"$G(\mathbf{z},\mathbf{y})$", DECODER, size=9)
     arrow(ax, (1.5, y), (1.7, y))
@@ -91,12 +97,13 @@ def projection():
     arrow(ax, (4.15, 2.84), (4.15, 2.68))
     text(ax, (5.0, 2.95), r"$\mathbf{w}^\top\mathbf{h}$: is it a digit at all?", size=8.5, ha="left")
     # the embedding table, row y highlighted
-    rows = [[CONDITION[1] if r == 4 else CONDITION[0]] * 6 for r in range(10)]
-    grid(ax, (5.45, 0.62), 10, 6, 0.085, rows, edge=OLIVE, lw=0.4)
+    # one row per class, as long as h (8 numbers)
+    rows = [[CONDITION[1] if r == 4 else CONDITION[0]] * 8 for r in range(10)]
+    grid(ax, (5.45, 0.62), 10, 8, 0.085, rows, edge=OLIVE, lw=0.4)
     text(ax, (5.45, 0.06), r"embeddings $\mathbf{e}_0 \ldots \mathbf{e}_9$", size=8.5, color=OLIVE)
-    tag(ax, (6.5, 0.62), r"$\mathbf{y} = 4$", w=0.6, h=0.28, size=8.5)
-    arrow(ax, (6.2, 0.62), (5.75, 0.62), color=OLIVE)
-    arrow(ax, (5.18, 0.65), (4.28, 0.92))
+    tag(ax, (6.6, 0.62), r"$\mathbf{y} = 4$", w=0.6, h=0.28, size=8.5)
+    arrow(ax, (6.3, 0.62), (5.84, 0.62), color=OLIVE)
+    arrow(ax, (5.08, 0.65), (4.28, 0.92))
     text(ax, (3.3, 0.45), r"$\mathbf{e}_\mathbf{y}^\top\mathbf{h}$: a digit of class $\mathbf{y}$?",
          size=8.5)
     # the sum
@@ -113,9 +120,9 @@ DIAGRAMS = [
     Diagram(
         name="ch04_label",
         draw=where_the_label_enters,
-        alt="Top: the cVAE appends a one-hot label to the digit at the encoder's input and to "
+        alt="Top: the cVAE concatenates a one-hot label with the digit at the encoder's input and with "
             "the code at the decoder's input, and the decoder outputs beta-binomial "
-            "parameters. Bottom: the cGAN appends the one-hot label to the noise at the "
+            "parameters. Bottom: the cGAN concatenates the one-hot label with the noise at the "
             "generator's input, and the projection discriminator receives the image and the "
             "same label and says whether it is a real image of that class",
         caption="Where the label enters. Both cVAE networks and the cGAN's generator read the "
@@ -132,8 +139,8 @@ DIAGRAMS = [
             "its inner product with h; the two numbers are added into the logit",
         caption="The projection discriminator. One inner product asks whether the features "
                 "look like any real digit, the other whether they look like a digit of class "
-                "y; the label acts through an inner product with the features, so the "
-                "network cannot ignore it.",
+                "y; the label's role is built into the architecture rather than left to be "
+                "discovered.",
         after="rather than left to be discovered.",
     ),
 ]

@@ -43,19 +43,20 @@ def made():
     text(ax, (0.45 + 0.6 * hidden + 0.25, y_h), "hidden units:\ntheir degree m", size=8.5,
          color=GREY, ha="left")
     text(ax, (xs_in[-1] + 0.35, y_in - 0.33), "degree = position", size=8, color=GREY, ha="left")
-    text(ax, (xs_out[-1] + 0.3, y_out + 0.05), r"$p(x_i\mid x_{<i})$", size=9, ha="left")
+    text(ax, (xs_out[-1] + 0.3, y_out + 0.05), r"$p(x_i\mid \mathbf{x}_{<i})$", size=9, ha="left")
     text(ax, (2.25, 3.2), r"$p_1$ has no inputs (its bias alone: $p(x_1)$); $x_4$ feeds nothing",
          size=8.5, color=GREY)
     # the two masks as grids
-    def mask_grid(xy, rows, cols, allowed, title):
+    def mask_grid(xy, rows, cols, allowed, title, axes):
         colors = [[INK if allowed(r, c) else PAPER for c in range(cols)] for r in range(rows)]
         grid(ax, xy, rows, cols, 0.17, colors, edge=GREY, lw=0.5)
         text(ax, (xy[0], xy[1] + rows * 0.17 / 2 + 0.22), title, size=8.5)
+        text(ax, (xy[0], xy[1] - rows * 0.17 / 2 - 0.2), axes, size=7.5, color=GREY)
 
-    mask_grid((6.45, 1.15), hidden, d, lambda r, c: deg_h[r] >= deg_in[c],
-              "input to hidden\n" r"$m \geq j$")
-    mask_grid((7.85, 1.3), d, hidden, lambda r, c: deg_in[r] > deg_h[c],
-              "hidden to output\n" r"$i > m$")
+    mask_grid((6.45, 1.2), hidden, d, lambda r, c: deg_h[r] >= deg_in[c],
+              "input to hidden\n" r"$m \geq j$", "rows: hidden $m$\ncolumns: input $j$")
+    mask_grid((7.85, 1.35), d, hidden, lambda r, c: deg_in[r] > deg_h[c],
+              "hidden to output\n" r"$i > m$", "rows: output $i$\ncolumns: hidden $m$")
     text(ax, (7.15, 0.12), "masks: black = weight kept", size=8, color=GREY)
     return fig
 
@@ -97,8 +98,8 @@ def pixelcnn():
     colors[r0][c0] = CENTRE
     grid(ax, (4.0, 1.85), size, size, 0.24, colors, edge=GREY, lw=0.5)
     text(ax, (4.0, 3.25), "PixelCNN: what one prediction sees", size=9.5)
-    text(ax, (4.0, 0.45), "5x5 type A, then five 3x3 type B layers\nblue: seen; grey: past, never seen (blind spot)",
-         size=8.5)
+    text(ax, (4.0, 0.45), "5x5 type A, then five 3x3 type B layers\nred: predicted; blue: seen; "
+         "grey: past, never seen\n(blind spot); white: future", size=8.5)
     # the gated PixelCNN: two stacks
     text(ax, (7.15, 3.25), "gated PixelCNN: two stacks", size=9.5)
     vx, hx, y = 6.4, 7.95, 2.4
@@ -137,7 +138,8 @@ DIAGRAMS = [
             "past pixels a stacked PixelCNN uses for one prediction and the past pixels above "
             "and to its right that it never sees, the blind spot. Right: the gated "
             "PixelCNN's vertical stack, which sees the rows above, feeding the horizontal "
-            "stack, which sees the row to the left, through a gated unit",
+            "stack, which sees the row to the left, through a 1 by 1 convolution; each stack "
+            "ends every layer in a gated unit",
         caption="Masked convolutions and the blind spot. A stack of masked kernels reaches "
                 "one column further right for every row it goes up, so part of the past "
                 "stays hidden; the gated PixelCNN's vertical stack reads whole rows above "

@@ -54,7 +54,7 @@ def coupling():
                     lab.append("*")
                 else:
                     row.append(CHANGE if r == c else PAPER)
-                    lab.append(f"$e^{{s_{r - 2}}}$" if r == c else "0")
+                    lab.append(f"$e^{{s_{r + 1}}}$" if r == c else "0")
         colors.append(row)
         labels.append(lab)
     cx, cy = 7.15, 1.95
@@ -97,17 +97,17 @@ def squeeze_and_stack():
     # the digit flow of the chapter
     stages = [
         (4.0, "4 x (ActNorm,\ncheckerboard\ncoupling)", r"$1\times8\times8$"),
-        (5.85, "4 x (ActNorm,\n1x1 conv,\nchannel coupling)", r"$4\times4\times4$"),
-        (7.7, "4 x (ActNorm,\n1x1 conv,\nchannel coupling)", r"$16\times2\times2$"),
+        (5.85, "4 x (ActNorm,\n1x1 conv,\nchannel\ncoupling)", r"$4\times4\times4$"),
+        (7.7, "4 x (ActNorm,\n1x1 conv,\nchannel\ncoupling)", r"$16\times2\times2$"),
     ]
     text(ax, (5.85, 2.5), "the chapter's digit flow (quick profile)", size=9.5)
     for i, (x, label, shape) in enumerate(stages):
-        box(ax, (x, 1.7), 1.35, 1.0, label, NETWORK, size=8.5)
+        box(ax, (x, 1.7), 1.15, 1.0, label, NETWORK, size=8)
         text(ax, (x, 1.0), shape, size=9)
-        if i < 2:
-            box(ax, (x + 0.925, 1.7), 0.42, 0.42, "sq", NEUTRAL, size=8, radius=0.05)
-            arrow(ax, (x + 0.68, 1.7), (x + 0.71, 1.7), shrink=0)
-            arrow(ax, (x + 1.14, 1.7), (x + 1.17, 1.7), shrink=0)
+        if i < 2:  # a squeeze between two stages, with room for its arrows
+            box(ax, (x + 0.925, 1.7), 0.34, 0.34, "sq", NEUTRAL, size=8, radius=0.05)
+            arrow(ax, (x + 0.58, 1.7), (x + 0.755, 1.7), shrink=0)
+            arrow(ax, (x + 1.095, 1.7), (x + 1.27, 1.7), shrink=0)
     text(ax, (5.85, 0.4), "the 3x3 convolutions of a coupling see a wider part of the digit after each\n"
          "squeeze; on the 2x2 grid they see all of it. No dimension is set aside:\n"
          r"$\mathbf{z}$ has all 64 numbers, a standard Gaussian under $p_Z$", size=8.5, color=GREY)

@@ -70,14 +70,16 @@ def training_step():
     arrow(ax, (0.9, y + 0.45), (1.62, y + 0.2))
     arrow(ax, (0.9, y - 0.5), (1.62, y - 0.2))
     arrow(ax, (1.75, y + 0.85), (2.05, y + 0.4))
+    # the step t goes to the denoiser as well (it must know how noisy x_t is)
+    arrow(ax, (2.08, y + 1.0), (4.6, y + 0.42), color=INK, rad=-0.15)
     image(ax, (3.55, y), 0.62, noisy(x0, 500, eps))
     text(ax, (3.55, y - 0.5), r"$\mathbf{x}_t$", size=9.5)
     arrow(ax, (2.97, y), (3.22, y))
     box(ax, (5.05, y), 1.5, 0.8, "denoiser\n" r"$\boldsymbol{\epsilon}_\theta(\mathbf{x}_t, t, \mathbf{y})$",
         NETWORK, size=9)
     arrow(ax, (3.88, y), (4.28, y))
-    tag(ax, (5.05, y + 0.8), r"label $\mathbf{y}$ (or none)", w=1.45, h=0.3, size=8.5)
-    arrow(ax, (5.05, y + 0.64), (5.05, y + 0.42))
+    tag(ax, (5.4, y + 0.8), r"label $\mathbf{y}$ (or none)", w=1.45, h=0.3, size=8.5)
+    arrow(ax, (5.4, y + 0.64), (5.4, y + 0.42))
     box(ax, (7.45, y), 1.7, 0.6, r"$\Vert\boldsymbol{\epsilon} - \boldsymbol{\epsilon}_\theta\Vert^2$", LOSS, size=10)
     arrow(ax, (5.82, y), (6.58, y))
     text(ax, (7.45, y + 0.5), r"$L_{\mathrm{simple}}$: regression on the noise", size=8.5)
@@ -102,9 +104,11 @@ def unet():
     ]
     for x, y, label, shape in blocks:
         box(ax, (x, y), 1.0, 0.62, label, NETWORK, size=8.5)
-        text(ax, (x, y + 0.46) if y == top else (x, y - 0.46), shape, size=8)
+        # (the last block's shape sits right of the skip connection coming down into it)
+        label_x = x + 0.12 if x > 6 else x
+        text(ax, (label_x, y + 0.46) if y == top else (x, y - 0.46), shape, size=8)
         node(ax, (x + 0.5, y + 0.31), 0.09, kind=("#F2D5DA", WINE))
-        text(ax, (x + 0.5, y + 0.31), "c", size=7.5, color=WINE)
+        text(ax, (x + 0.5, y + 0.31), r"$\mathbf{c}$", size=7.5, color=WINE)
     arrow(ax, (0.77, top), (1.14, top))
     arrow(ax, (1.75, top - 0.33), (2.85, bottom + 0.33))
     text(ax, (2.1, 1.6), "stride-2\nconv", size=8, color=GREY, ha="right")
@@ -113,17 +117,20 @@ def unet():
     arrow(ax, (5.85, bottom + 0.33), (6.95, top - 0.33))
     text(ax, (6.55, 1.6), "upsample\n+ conv", size=8, color=GREY, ha="left")
     # skip connections, concatenated on the way up
-    ax.plot([1.3, 1.3, 6.7], [top + 0.32, 3.1, 3.1], color=INK, lw=1.0)
-    arrow(ax, (6.7, 3.1), (6.7, top + 0.34), lw=1.0, shrink=0)
+    ax.plot([1.3, 1.3, 6.64], [top + 0.32, 3.1, 3.1], color=INK, lw=1.0)
+    arrow(ax, (6.64, 3.1), (6.64, top + 0.34), lw=1.0, shrink=0)
     text(ax, (4.0, 3.25), "skip connection: concatenated with the upsampled features", size=8, color=GREY)
-    arrow(ax, (3.05, bottom - 0.6), (5.65, bottom - 0.6), color=INK, lw=1.0, rad=0.15)
+    arrow(ax, (3.05, bottom - 0.66), (5.65, bottom - 0.66), color=INK, lw=1.0, rad=0.12)
     text(ax, (4.35, 0.1), "skip at 4x4", size=8, color=GREY)
     # output
     box(ax, (8.2, top), 0.62, 0.9, "logits\nover the\nL levels", DECODER, size=8)
     arrow(ax, (7.56, top), (7.88, top))
-    text(ax, (8.1, top - 0.7), r"$\to\hat{\mathbf{x}}_0 \to \boldsymbol{\epsilon}_\theta$", size=9)
+    # the exact Gaussian term of each level is added before the softmax (the chapter's parameterization)
+    text(ax, (8.56, top - 0.56), r"$+\log\mathcal{N}(\mathbf{x}_t\mid\mathrm{level})$" "\n"
+         r"softmax, mean $\to\hat{\mathbf{x}}_0$" "\n" r"$\to\boldsymbol{\epsilon}_\theta$",
+         size=8, ha="right", va="top")
     # conditioning
-    text(ax, (0.1, 1.0), r"$c$ = MLP(sinusoids of $t$)" "\n" r"+ embedding of $\mathbf{y}$:" "\n"
+    text(ax, (0.1, 1.0), r"$\mathbf{c}$ = MLP(sinusoids of $t$)" "\n" r"+ embedding of $\mathbf{y}$:" "\n"
          "a shift per channel in\nevery ResBlock", size=8, color=WINE, ha="left")
     return fig
 
@@ -138,7 +145,8 @@ DIAGRAMS = [
             "the left",
         caption="The two chains. The forward process q adds a little noise per step until "
                 "nothing of the digit is left; the model learns the reverse steps and "
-                "generates by running them from pure noise. The images are the chapter's "
+                "generates by running them from pure noise; each arrow stands for many steps. "
+                "The images are the chapter's "
                 "cosine schedule applied to a training digit.",
         after="along the falling SNR.",
     ),
