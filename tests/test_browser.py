@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SCREENSHOTS = ROOT / "_build" / "screenshots"
 CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
 sys.path.insert(0, str(ROOT / "book"))
+from build import find_chromium  # noqa: E402
 from diagrams import all_diagrams  # noqa: E402
 
 DIAGRAMS = {f"notebooks/{chapter}.html": diagrams for chapter, diagrams in all_diagrams().items()}
@@ -36,11 +37,7 @@ FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
 
 
 def chromium_path() -> str | None:
-    for candidate in (os.environ.get("GENTEXT_CHROMIUM"), shutil.which("chromium"),
-                      shutil.which("chromium-browser"), "/usr/bin/chromium"):
-        if candidate and Path(candidate).exists():
-            return candidate
-    return None
+    return find_chromium()
 
 
 def toc_pages() -> list[str]:
@@ -243,14 +240,88 @@ def test_diagrams_show_in_jupyterlab(browser, jupyterlab, page_path):
         page.close()
 
 
-def test_search_finds_a_chapter(browser, server):
-    page, errors, _ = open_page(browser, f"{server}/search.html?q=diffusion")
+def search_finds(browser, url: str, page_name: str, screenshot: Path) -> None:
+    """The site's search page, given a query in its URL, lists the page `page_name`."""
+    page, errors, _ = open_page(browser, url)
     try:
         page.wait_for_selector("#search-results ul li a, ul.search li a", timeout=20000)
         links = page.eval_on_selector_all("#search-results a, ul.search a", "els => els.map(e => e.href)")
-        assert any("08_diffusion" in href for href in links), f"search for 'diffusion' found {links}"
+        assert any(page_name in href for href in links), f"{url} found {links}"
         assert not errors, errors
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SCREENSHOTS / "search.png"))
+        screenshot.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(screenshot))
     finally:
         page.close()
+
+
+def test_search_finds_a_chapter(browser, server):
+    search_finds(browser, f"{server}/search.html?q=diffusion", "08_diffusion", SCREENSHOTS / "search.png")
+
+
+# --- the Chinese edition ----------------------------------------------------------------------
+
+ZH = ROOT / "locale" / "zh_CN"
+
+
+def zh_toc_pages() -> list[str]:
+    toc = yaml.safe_load((ZH / "_toc.yml").read_text())
+    files = [toc["root"]] + [c["file"] for part in toc.get("parts", []) for c in part["chapters"]]
+    return [f"{f}.html" for f in files]
+
+
+@pytest.mark.parametrize("page_path", zh_toc_pages())
+def test_chinese_page_renders(browser, server, page_path):
+    page, errors, failed = open_page(browser, f"{server}/zh/{page_path}")
+    try:
+        assert not errors, f"zh/{page_path}: JavaScript errors {errors}"
+        assert not failed, f"zh/{page_path}: requests to the site itself failed: {failed}"
+        assert page.evaluate("() => document.documentElement.lang") == "zh-CN"
+        text = page.inner_text("main")
+        for raw in ("\\(", "\\)", "$$", "\\["):
+            assert raw not in text, f"zh/{page_path}: raw TeX {raw!r} left in the visible text"
+        chinese = sum("\u4e00" <= ch <= "\u9fff" for ch in text)
+        if page_path == "book/references.html":  # the bibliography itself stays as published
+            assert "参考文献" in text
+        else:
+            assert chinese > 50, f"zh/{page_path}: only {chinese} Chinese characters on the page"
+        if page_path.startswith("notebooks/") or page_path.startswith("book/notation"):
+            assert page.locator("mjx-container").count() > 0, f"zh/{page_path}: no rendered math"
+        broken = page.evaluate("""() => Array.from(document.images)
+            .filter(img => !(img.complete && img.naturalWidth > 0)).map(img => img.src.slice(0, 80))""")
+        assert not broken, f"zh/{page_path}: images that did not load: {broken}"
+        if page_path.startswith("notebooks/"):
+            en_page = browser.new_page()
+            try:
+                en_page.goto(f"{server}/{page_path}", wait_until="load")
+                assert page.locator("main img").count() == en_page.locator("main img").count(), (
+                    f"zh/{page_path}: not the English page's figures")
+            finally:
+                en_page.close()
+        if page_path in ("book/preface.html", "book/glossary.html", "notebooks/02_vae.html",
+                         "notebooks/08_diffusion.html"):
+            shots = SCREENSHOTS / "zh"
+            shots.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(shots / page_path.replace("/", "_").replace(".html", ".png")))
+    finally:
+        page.close()
+
+
+def test_the_language_switch_goes_both_ways(browser, server):
+    page, errors, _ = open_page(browser, f"{server}/notebooks/02_vae.html")
+    try:
+        page.click("a.gentext-language")
+        page.wait_for_load_state("load")
+        assert page.url.endswith("/zh/notebooks/02_vae.html")
+        assert page.evaluate("() => document.documentElement.lang") == "zh-CN"
+        assert "变分自编码器" in page.inner_text("main")
+        page.click("a.gentext-language")
+        page.wait_for_load_state("load")
+        assert page.url.endswith("/notebooks/02_vae.html") and "/zh/" not in page.url
+        assert not errors, errors
+    finally:
+        page.close()
+
+
+def test_chinese_search_finds_a_chinese_term(browser, server):
+    search_finds(browser, f"{server}/zh/search.html?q=扩散模型", "08_diffusion",
+                 SCREENSHOTS / "zh" / "search.png")
