@@ -415,19 +415,26 @@ def lint(en: str, zh: str, terms: list[dict] | None = None, alt_text: bool = Fal
     return problems
 
 
+def plain_messages(source: str) -> set[str]:
+    """The messages of a source that are plain text (image alt texts, titles), not markdown."""
+    if source == CONFIG_SOURCE:
+        return set(config_messages())
+    out = set()
+    for text in markdown_units(source):
+        for kind, piece in split_blocks(text):
+            m = DATA_IMAGE.match(_body(piece)[0]) if kind == "block" else None
+            if m:
+                out.add(m.group("alt"))
+    return out
+
+
 def lint_catalogue(source: str) -> list[str]:
     terms = glossary()
-    alts = set()
-    if source != CONFIG_SOURCE:
-        for text in markdown_units(source):
-            for kind, piece in split_blocks(text):
-                m = DATA_IMAGE.match(_body(piece)[0]) if kind == "block" else None
-                if m:
-                    alts.add(m.group("alt"))
+    plain = plain_messages(source)
     out = []
     for m in load(source):
         if m.id and m.string and not m.fuzzy:
-            for p in lint(m.id, m.string, terms, alt_text=m.id in alts or source == CONFIG_SOURCE):
+            for p in lint(m.id, m.string, terms, alt_text=m.id in plain):
                 out.append(f"{source}: {m.id[:70]!r}: {p}")
     return out
 
@@ -558,9 +565,7 @@ def _import(path: str) -> int:
     source = data["source"]
     cat = load(source)
     terms = glossary()
-    alts = {m for m in (DATA_IMAGE.match(_body(p)[0]) for t in markdown_units(source)
-                        for k, p in split_blocks(t) if k == "block") if m} if source != CONFIG_SOURCE else set()
-    alt_ids = {m.group("alt") for m in alts}
+    plain = plain_messages(source)
     bad = 0
     for item in data["messages"]:
         if not item.get("zh", "").strip():
@@ -570,7 +575,7 @@ def _import(path: str) -> int:
             print(f"not in the catalogue (English changed?): {item['en'][:70]!r}")
             bad += 1
             continue
-        issues = lint(item["en"], item["zh"], terms, alt_text=item["en"] in alt_ids or source == CONFIG_SOURCE)
+        issues = lint(item["en"], item["zh"], terms, alt_text=item["en"] in plain)
         if issues:
             bad += 1
             print(f"REJECTED {item['en'][:70]!r}:\n   " + "\n   ".join(issues))

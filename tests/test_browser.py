@@ -24,6 +24,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 SCREENSHOTS = ROOT / "_build" / "screenshots"
+ZH = ROOT / "locale" / "zh_CN"  # the Chinese book (its own _toc.yml)
 CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
 sys.path.insert(0, str(ROOT / "book"))
 from build import find_chromium  # noqa: E402
@@ -40,8 +41,9 @@ def chromium_path() -> str | None:
     return find_chromium()
 
 
-def toc_pages() -> list[str]:
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+def toc_pages(book: Path = ROOT) -> list[str]:
+    """The pages of a book's table of contents (the English one, or the Chinese one's folder)."""
+    toc = yaml.safe_load((book / "_toc.yml").read_text())
     files = [toc["root"]] + [c["file"] for part in toc.get("parts", []) for c in part["chapters"]]
     return [f"{f}.html" for f in files]
 
@@ -96,20 +98,28 @@ def test_mathjax_is_served_by_the_site_itself(site):
     assert (site / "_static" / "mathjax" / "tex-chtml.js").exists()
 
 
+def check_rendered(page, label: str, errors: list, failed: list) -> str:
+    """What every page of either edition must show: no JavaScript error, no failed request to
+    the site, no raw TeX, rendered math where there are formulas, every image loaded. Returns
+    the visible text of the page's main part."""
+    assert not errors, f"{label}: JavaScript errors {errors}"
+    assert not failed, f"{label}: requests to the site itself failed: {failed}"
+    text = page.inner_text("main")
+    for raw in ("\\(", "\\)", "$$", "\\["):
+        assert raw not in text, f"{label}: raw TeX {raw!r} left in the visible text"
+    if "notebooks/" in label or "book/notation" in label:
+        assert page.locator("mjx-container").count() > 0, f"{label}: no rendered math"
+    broken = page.evaluate("""() => Array.from(document.images)
+        .filter(img => !(img.complete && img.naturalWidth > 0)).map(img => img.src.slice(0, 80))""")
+    assert not broken, f"{label}: images that did not load: {broken}"
+    return text
+
+
 @pytest.mark.parametrize("page_path", toc_pages())
 def test_page_renders(browser, server, page_path):
     page, errors, failed = open_page(browser, f"{server}/{page_path}")
     try:
-        assert not errors, f"{page_path}: JavaScript errors {errors}"
-        assert not failed, f"{page_path}: requests to the site itself failed: {failed}"
-        text = page.inner_text("main")
-        for raw in ("\\(", "\\)", "$$", "\\["):
-            assert raw not in text, f"{page_path}: raw TeX {raw!r} left in the visible text"
-        if page_path.startswith("notebooks/") or page_path.startswith("book/notation"):
-            assert page.locator("mjx-container").count() > 0, f"{page_path}: no rendered math"
-        broken = page.evaluate("""() => Array.from(document.images)
-            .filter(img => !(img.complete && img.naturalWidth > 0)).map(img => img.src)""")
-        assert not broken, f"{page_path}: images that did not load: {broken}"
+        check_rendered(page, page_path, errors, failed)
         if page_path.startswith("notebooks/"):
             repo = CONFIG["repository"]["url"].removeprefix("https://github.com/")
             stem = page_path.removesuffix(".html")
@@ -260,35 +270,18 @@ def test_search_finds_a_chapter(browser, server):
 
 # --- the Chinese edition ----------------------------------------------------------------------
 
-ZH = ROOT / "locale" / "zh_CN"
 
-
-def zh_toc_pages() -> list[str]:
-    toc = yaml.safe_load((ZH / "_toc.yml").read_text())
-    files = [toc["root"]] + [c["file"] for part in toc.get("parts", []) for c in part["chapters"]]
-    return [f"{f}.html" for f in files]
-
-
-@pytest.mark.parametrize("page_path", zh_toc_pages())
+@pytest.mark.parametrize("page_path", toc_pages(ZH))
 def test_chinese_page_renders(browser, server, page_path):
     page, errors, failed = open_page(browser, f"{server}/zh/{page_path}")
     try:
-        assert not errors, f"zh/{page_path}: JavaScript errors {errors}"
-        assert not failed, f"zh/{page_path}: requests to the site itself failed: {failed}"
+        text = check_rendered(page, f"zh/{page_path}", errors, failed)
         assert page.evaluate("() => document.documentElement.lang") == "zh-CN"
-        text = page.inner_text("main")
-        for raw in ("\\(", "\\)", "$$", "\\["):
-            assert raw not in text, f"zh/{page_path}: raw TeX {raw!r} left in the visible text"
         chinese = sum("\u4e00" <= ch <= "\u9fff" for ch in text)
         if page_path == "book/references.html":  # the bibliography itself stays as published
             assert "参考文献" in text
         else:
             assert chinese > 50, f"zh/{page_path}: only {chinese} Chinese characters on the page"
-        if page_path.startswith("notebooks/") or page_path.startswith("book/notation"):
-            assert page.locator("mjx-container").count() > 0, f"zh/{page_path}: no rendered math"
-        broken = page.evaluate("""() => Array.from(document.images)
-            .filter(img => !(img.complete && img.naturalWidth > 0)).map(img => img.src.slice(0, 80))""")
-        assert not broken, f"zh/{page_path}: images that did not load: {broken}"
         if page_path.startswith("notebooks/"):
             en_page = browser.new_page()
             try:

@@ -10,12 +10,16 @@ from bs4 import BeautifulSoup
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def toc_files():
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    files = [toc["root"]]
-    for part in toc.get("parts", []):
-        files += [chapter["file"] for chapter in part["chapters"]]
-    return files
+def toc_files(book: Path = ROOT) -> list[str]:
+    """The files of a book's table of contents (the English one, or the Chinese one's folder)."""
+    toc = yaml.safe_load((book / "_toc.yml").read_text())
+    return [toc["root"]] + [c["file"] for part in toc.get("parts", []) for c in part["chapters"]]
+
+
+def repo_slug() -> str:
+    """owner/name of the repository the launch buttons point at (from _config.yml)."""
+    return yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"].removeprefix(
+        "https://github.com/")
 
 
 def test_every_toc_entry_became_a_page(site):
@@ -35,8 +39,7 @@ def test_no_page_shows_an_error(site):
 
 
 def test_chapter_pages_carry_the_colab_link(site):
-    url = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"]
-    repo = url.removeprefix("https://github.com/")
+    repo = repo_slug()
     for file in toc_files():
         if file.startswith("notebooks/"):
             html = (site / f"{file}.html").read_text()
@@ -53,22 +56,16 @@ def test_citations_resolve(site):
 ZH = ROOT / "locale" / "zh_CN"
 
 
-def zh_toc_files():
-    toc = yaml.safe_load((ZH / "_toc.yml").read_text())
-    return [toc["root"]] + [c["file"] for part in toc["parts"] for c in part["chapters"]]
-
-
 def test_every_chinese_toc_entry_became_a_page(site_zh):
-    for file in zh_toc_files():
+    for file in toc_files(ZH):
         assert (site_zh / f"{file}.html").exists(), f"{file} has no Chinese page"
     html = (site_zh / "notebooks" / "08_diffusion.html").read_text()
     assert 'lang="zh-CN"' in html and "扩散模型" in html
 
 
 def test_chinese_chapter_pages_launch_the_chinese_notebooks(site_zh):
-    url = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"]
-    repo = url.removeprefix("https://github.com/")
-    for file in zh_toc_files():
+    repo = repo_slug()
+    for file in toc_files(ZH):
         if file.startswith("notebooks/"):
             html = (site_zh / f"{file}.html").read_text()
             link = f"https://colab.research.google.com/github/{repo}/blob/main/locale/zh_CN/{file}.ipynb"
@@ -87,7 +84,7 @@ def edition_links(page: Path) -> tuple[str, str]:
 @pytest.mark.parametrize("edition", ["en", "zh"])
 def test_every_page_links_to_the_other_edition_and_its_pdf(site, edition):
     root = site if edition == "en" else site / "zh"
-    files = toc_files() if edition == "en" else zh_toc_files()
+    files = toc_files() if edition == "en" else toc_files(ZH)
     pages = [root / f"{f}.html" for f in files] + [root / "search.html", root / "genindex.html"]
     for page in pages:
         switch, pdf = edition_links(page)
